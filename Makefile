@@ -1,0 +1,62 @@
+# From Pretrained: `make lab` starts the course, `make test` runs every check CI runs.
+# Both bootstrap .venv on first use and are fast when it is already there.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+# to take the small CPU build on a Linux machine that would otherwise get the CUDA one.
+TORCH_PIP_ARGS ?=
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+PYTEST_ARGS ?= -n 2 --dist loadscope
+
+export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv lab test test-fast lint models notebooks bench doctor clean
+
+help:
+	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
+	@echo "make test       run the whole test suite: unit, notebooks (nbval), browser, lint"
+	@echo "make doctor     check this machine: versions, devices, bf16, memory, course models"
+	@echo "make notebooks  regenerate the student notebooks/ from solutions/"
+	@echo "make models     retrain the bundled models from scratch (~15 min on 2 cores)"
+	@echo "make bench      print measured speed and memory ratios"
+	@echo "make clean      remove .venv and caches"
+
+venv: $(STAMP)
+
+# torch goes first and pinned: pip then keeps it instead of resolving a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "From Pretrained needs Python 3.11 (found %s). Set PYTHON=/path/to/python3.11." % sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --port=$(PORT)
+
+doctor: $(STAMP)
+	$(BIN)/python -m helpers doctor
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+notebooks: $(STAMP)
+	$(BIN)/python -m helpers notebooks
+
+models: $(STAMP)
+	$(BIN)/python -m helpers.training.train
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,56 @@
+"""From Pretrained course helpers.
+
+Each helper wraps a real transformers / accelerate / huggingface_hub call with the checks a
+careful engineer adds. Names are imported lazily so that ``import helpers`` stays fast in a
+notebook's first cell and one module's heavy imports (torch, transformers) happen only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors and diagnosis
+    "Diagnosis": "helpers.errors",
+    "CourseError": "helpers.errors",
+    "diagnose": "helpers.diagnose",
+    "expect_error": "helpers.diagnose",
+    # finding and loading models
+    "course_model": "helpers.hub",
+    "resolve": "helpers.hub",
+    "bundled_models": "helpers.models",
+    "bundled_path": "helpers.models",
+    "recommend": "helpers.hardware",
+    "show_environment": "helpers.hardware",
+    "load": "helpers.loading",
+    # memory
+    "estimate_memory": "helpers.memory",
+    "plan_device_map": "helpers.memory",
+    # generation
+    "generate_text": "helpers.generation",
+    "stream_text": "helpers.generation",
+    "measure_speed": "helpers.generation",
+    # comprehension widgets, exercises, progress
+    "quiz": "helpers.widgets",
+    "check": "helpers.exercises",
+    "progress_summary": "helpers.progress",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

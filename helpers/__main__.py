@@ -1,0 +1,30 @@
+"""``python -m helpers COMMAND``: doctor, prefetch, notebooks.
+
+Each command lives in the module that owns its concern; this file only dispatches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "doctor": ("helpers.doctor", "check this machine and the course models: [OK]/[WARN]/[FAIL]"),
+    "prefetch": ("helpers.hub", "download hub models into the cache for offline use"),
+    "notebooks": ("helpers.course", "write notebooks/ from solutions/ (--check: verify)"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:
+        print("usage: python -m helpers {" + ",".join(COMMANDS) + "} [options]\n")
+        for name, (_, what) in COMMANDS.items():
+            print(f"  {name:<10} {what}")
+        return 0 if argv and argv[0] in {"-h", "--help"} else 2
+    module, _ = COMMANDS[argv[0]]
+    return int(importlib.import_module(module).cli(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
