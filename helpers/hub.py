@@ -1,0 +1,330 @@
+"""Resolving a model name: a bundled name, a local folder or a hub id, and whether the hub answers.
+
+``from_pretrained`` accepts all three, but its failures are slow and confusing: a missing folder
+comes back as a message about repo ids, and an uncached hub id on a machine with no network costs
+about 23 s of retries. :func:`resolve` answers the same questions in well under a second and says
+what to do instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from huggingface_hub import constants as hub_constants
+from huggingface_hub import is_offline_mode, try_to_load_from_cache
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from helpers.errors import CourseError, Diagnosis
+from helpers.models import BUNDLED, DEFAULT_MODEL, bundled_path
+
+#: environment variable that switches the course to another model, per kind
+COURSE_MODEL_ENV = {"base": "COURSE_MODEL", "chat": "COURSE_CHAT_MODEL"}
+
+SOURCES = ("bundled", "local folder", "hub cache", "hub download")
+
+PROBE_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a requested model lives and how ``from_pretrained`` should be called for it."""
+
+    requested: str
+    location: str
+    """a folder path or a hub id: the first argument for ``from_pretrained``"""
+    source: str
+    """one of :data:`SOURCES`"""
+    local_files_only: bool
+    """True when the files must come from disk (offline, or the hub is unreachable)"""
+    folder: str | None = None
+    """the folder on disk holding the files, when known before loading (not for downloads)"""
+    revision: str | None = None
+
+    def __str__(self) -> str:
+        where = self.location if self.folder in (None, self.location) else (
+            f"{self.location} ({self.folder})"
+        )
+        return f"{self.requested!r} -> {self.source}: {where}"
+
+
+# --------------------------------------------------------------------------- course model
+
+
+def course_model(kind: str = "base") -> str:
+    """The model the lessons use: ``$COURSE_MODEL`` (``$COURSE_CHAT_MODEL`` for chat) or bundled.
+
+    The value may be a bundled name, a local folder or a hub id; :func:`resolve` tells which.
+    """
+    env = _env_name(kind)
+    value = os.environ.get(env, "").strip()
+    return value or DEFAULT_MODEL[kind]
+
+
+def course_model_origin(kind: str = "base") -> str:
+    """Why :func:`course_model` returned what it did, in words (for the first cell of a lesson)."""
+    env = _env_name(kind)
+    if os.environ.get(env, "").strip():
+        return f"from the environment variable {env}"
+    return f"bundled default, {env} not set"
+
+
+def _env_name(kind: str) -> str:
+    if kind not in COURSE_MODEL_ENV:
+        raise CourseError(
+            Diagnosis(
+                title=f"Unknown model kind {kind!r}",
+                cause="The course has one model per kind, and this kind is not one of them.",
+                fix=f"Use kind= one of: {', '.join(repr(k) for k in COURSE_MODEL_ENV)}.",
+            )
+        )
+    return COURSE_MODEL_ENV[kind]
+
+
+# --------------------------------------------------------------------------- reachability
+
+_probe_cache: dict[tuple[str, int], tuple[bool, BaseException | None]] = {}
+_probe_lock = threading.Lock()
+
+
+def hub_endpoint() -> tuple[str, int]:
+    """Host and port that a connection to the hub really opens (the proxy's, when one is set)."""
+    parts = urlsplit(hub_constants.ENDPOINT)
+    host = parts.hostname or "huggingface.co"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme or "https")
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if proxy_parts.hostname:
+            return proxy_parts.hostname, proxy_parts.port or 80
+    return host, port
+
+
+def hub_reachable(*, refresh: bool = False, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the hub endpoint opens within ``timeout`` seconds.
+
+    The answer is cached per process and endpoint (``refresh=True`` asks again). The probe runs in
+    a thread so that a hanging DNS lookup cannot hold the caller longer than ``timeout`` either.
+    """
+    return _probe(refresh=refresh, timeout=timeout)[0]
+
+
+def _probe(*, refresh: bool = False, timeout: float = PROBE_TIMEOUT_S):
+    key = hub_endpoint()
+    with _probe_lock:
+        if not refresh and key in _probe_cache:
+            return _probe_cache[key]
+    outcome: list[tuple[bool, BaseException | None]] = []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection(key, timeout=timeout):
+                outcome.append((True, None))
+        except OSError as exc:
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=connect, name="hub-probe", daemon=True)
+    worker.start()
+    worker.join(timeout + 0.1)
+    result = outcome[0] if outcome else (
+        False, TimeoutError(f"no answer from {key[0]}:{key[1]} within {timeout:.1f} s")
+    )
+    with _probe_lock:
+        _probe_cache[key] = result
+    return result
+
+
+def offline_reason() -> tuple[str, BaseException | None] | None:
+    """Why the hub cannot be used right now (and the probe's exception), or None when it can."""
+    if is_offline_mode() or _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE"):
+        return "offline mode is on (HF_HUB_OFFLINE=1)", None
+    reachable, error = _probe()
+    if reachable:
+        return None
+    host, port = hub_endpoint()
+    return f"the hub endpoint {host}:{port} cannot be reached ({error})", error
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+def resolve(name_or_path: str | os.PathLike, *, revision: str | None = None) -> ResolvedModel:
+    """Find out where ``name_or_path`` lives before ``from_pretrained`` does, and fail fast.
+
+    Order: a bundled short name; an existing folder; a path that does not exist (error); a hub id
+    (validated, then found in the cache or downloaded; offline with no cached copy is an error).
+    """
+    requested = os.fspath(name_or_path)
+    if requested in BUNDLED:
+        folder = bundled_path(requested)
+        if not folder.is_dir():
+            raise CourseError(
+                Diagnosis(
+                    title=f"Bundled model {requested!r} is missing",
+                    cause=f"The folder {folder} does not exist: the bundled models have not been "
+                    "built (or were deleted) in this checkout.",
+                    fix="Run `make models` from the repository root, or reinstall the package.",
+                )
+            )
+        return ResolvedModel(requested, str(folder), "bundled", True, str(folder), revision)
+
+    path = Path(requested).expanduser()
+    if path.is_dir():
+        folder = str(path.resolve())
+        return ResolvedModel(requested, folder, "local folder", True, folder, revision)
+    if path.is_file():
+        raise CourseError(
+            Diagnosis(
+                title=f"{requested!r} is a file, not a model folder",
+                cause="from_pretrained wants the folder that holds config.json and the weights, "
+                "not one of the files inside it.",
+                fix=f"Pass the folder instead: {str(path.resolve().parent)!r}.",
+            )
+        )
+    if looks_like_path(requested):
+        raise CourseError(_missing_folder(requested))
+
+    try:
+        validate_repo_id(requested)
+    except HFValidationError as exc:
+        raise CourseError(
+            Diagnosis(
+                title=f"{requested!r} is neither a folder nor a valid hub id",
+                cause=f"No folder has this name and it is not a well-formed hub id: {exc}",
+                fix="A hub id looks like 'gpt2' or 'HuggingFaceTB/SmolLM2-135M' (letters, digits, "
+                "'-', '_', '.'; at most one '/'). For a local model pass its folder path. "
+                f"Bundled models: {', '.join(BUNDLED)}.",
+            )
+        ) from exc
+
+    cached = try_to_load_from_cache(requested, "config.json", revision=revision)
+    cached_folder = str(Path(cached).parent) if isinstance(cached, str) else None
+    problem = offline_reason()
+    if problem is None:
+        if cached_folder:
+            return ResolvedModel(requested, requested, "hub cache", False, cached_folder, revision)
+        return ResolvedModel(requested, requested, "hub download", False, None, revision)
+    if cached_folder:
+        return ResolvedModel(requested, requested, "hub cache", True, cached_folder, revision)
+    why, error = problem
+    raise CourseError(_not_available_offline(requested, why, revision)) from error
+
+
+def looks_like_path(name: str) -> bool:
+    """True for strings a person means as a file-system path rather than a hub id."""
+    seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return (
+        name.startswith(("/", "./", "../", "~", ".\\", "..\\"))
+        or name in {".", ".."}
+        or name.endswith(tuple(seps))
+        or name.count("/") > 1
+        or (os.sep != "/" and os.sep in name)
+        or (len(name) > 1 and name[1] == ":")  # a Windows drive letter
+    )
+
+
+def _missing_folder(requested: str) -> Diagnosis:
+    return Diagnosis(
+        title=f"Folder {requested!r} does not exist",
+        cause=f"{requested!r} looks like a path, but there is no such folder (relative paths "
+        f"start from the current directory, {os.getcwd()}). transformers would report this as "
+        "a malformed hub repo id, which hides the real problem.",
+        fix="Check the spelling and the current directory (os.getcwd()), or pass an absolute "
+        f"path. Bundled models: {', '.join(BUNDLED)} (helpers.bundled_models() lists them).",
+    )
+
+
+def _not_available_offline(requested: str, why: str, revision: str | None) -> Diagnosis:
+    rev = f" --revision {revision}" if revision else ""
+    offline_mode = "HF_HUB_OFFLINE" in why
+    slow = "" if offline_mode else (
+        " Without this check, transformers would retry for about 23 s before saying the same."
+    )
+    connect = ("Unset HF_HUB_OFFLINE on a connected machine to download it" if offline_mode
+               else "Connect to the internet and try again")
+    return Diagnosis(
+        title=f"{requested!r} is not available offline",
+        cause=f"{requested!r} is not a folder here (current directory: {os.getcwd()}), so it "
+        f"was taken as a hub id; {why}, and it is not in the hub cache "
+        f"({hub_constants.HF_HUB_CACHE}).{slow}",
+        fix=f"{connect}; or, on a connected machine, run "
+        f"`python -m helpers prefetch {requested}{rev}` (or `hf download {requested}{rev}`), "
+        "copy the cache folder here and set HF_HUB_OFFLINE=1; or use the bundled model "
+        f"(unset COURSE_MODEL, or load {DEFAULT_MODEL['base']!r}).",
+    )
+
+
+# --------------------------------------------------------------------------- prefetch CLI
+
+# Formats from_pretrained never reads for a torch model: skipping them keeps `gpt2` at ~0.5 GB
+# instead of ~3 GB.
+_NOT_FOR_TORCH = [
+    "*.h5", "*.msgpack", "*.ot", "*.tflite", "*.onnx", "*.onnx_data", "onnx/*", "*.mlmodel",
+    "coreml/*", "openvino/*", "*.gguf", "*.ckpt",
+]
+_PICKLE = ["*.bin", "*.pt", "*.pth"]
+
+
+def prefetch(name: str, *, revision: str | None = None) -> str:
+    """Download a hub model's files into the hub cache for later offline use; returns the folder.
+
+    Uses ``huggingface_hub.snapshot_download``. Pickle weights are skipped when the repo also has
+    safetensors, which is all the course loads.
+    """
+    from huggingface_hub import HfApi, snapshot_download
+
+    resolved = resolve(name, revision=revision)
+    if resolved.source in {"bundled", "local folder"}:
+        return resolved.location
+    if resolved.local_files_only:  # offline but already cached: nothing more can be fetched
+        return resolved.folder or resolved.location
+    files = HfApi().list_repo_files(name, revision=revision)
+    ignore = list(_NOT_FOR_TORCH)
+    if any(f.endswith(".safetensors") for f in files):
+        ignore += _PICKLE
+    return snapshot_download(name, revision=revision, ignore_patterns=ignore)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``python -m helpers prefetch MODEL [MODEL...] [--revision R]``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "prefetch":
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers prefetch",
+        description="Download hub models into the cache so that the course can use them offline "
+        "(then set HF_HUB_OFFLINE=1 and COURSE_MODEL=<id>).",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="hub id, e.g. gpt2")
+    parser.add_argument("--revision", default=None, help="branch, tag or commit to pin")
+    args = parser.parse_args(argv)
+    status = 0
+    for name in args.models:
+        start = time.perf_counter()
+        try:
+            folder = prefetch(name, revision=args.revision)
+        except CourseError as exc:
+            print(f"[FAIL] {name}: {exc.diagnosis}", file=sys.stderr)
+            status = 1
+            continue
+        except Exception as exc:  # network, auth, missing repo: show the library's own words
+            print(f"[FAIL] {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"[OK] {name} -> {folder} ({time.perf_counter() - start:.1f} s)")
+    if status == 0:
+        print(f"cache: {hub_constants.HF_HUB_CACHE}; offline use: HF_HUB_OFFLINE=1 "
+              f"COURSE_MODEL={args.models[0]}")
+    return status
