@@ -1,0 +1,175 @@
+"""helpers.doctor: tells the truth about this machine, as lines and as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import doctor
+from helpers.doctor import Check, Checks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _by_name(checks) -> dict[str, Check]:
+    return {c.check: c for c in checks}
+
+
+def test_all_checks_pass_with_the_models_in_place(bundled, offline):
+    checks = doctor.run_checks()
+    assert isinstance(checks, list) and all(isinstance(c, Check) for c in checks)
+    named = _by_name(checks)
+    for name in ("python", "packages", "devices", "native bf16", "free RAM", "free disk", "hub",
+                 "hub cache", "course model setting", "model stories-base", "model stories-chat"):
+        assert name in named
+        assert named[name].status in doctor.STATUSES
+    assert named["model stories-base"].status == "OK"
+    assert "GPT2LMHeadModel" in named["model stories-base"].detail
+    assert "LlamaForCausalLM" in named["model stories-chat"].detail
+    assert named["hub"].status == "OK" and "HF_HUB_OFFLINE" in named["hub"].detail
+    assert "transformers 5.24.0" in named["packages"].detail
+
+
+def test_native_bf16_line_reports_what_torch_measures():
+    import torch
+
+    from helpers.hardware import CPU_BF16_FLAGS
+
+    check = doctor.check_bf16()
+    if not torch.cuda.is_available():
+        native = any(torch.cpu.get_capabilities().get(f) for f in CPU_BF16_FLAGS)
+        assert check.detail.startswith("native" if native else "not native")
+
+
+def test_unreachable_hub_is_a_warning(unreachable_hub):
+    check = doctor.check_hub()
+    assert check.status == "WARN" and "127.0.0.1:9" in check.detail
+    assert "bundled models" in check.fix
+
+
+def test_missing_bundled_model_fails_with_make_models(monkeypatch, tmp_path):
+    from helpers import models
+
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    check = doctor.check_bundled_model("stories-base")
+    assert check.status == "FAIL" and "make models" in check.fix
+
+
+def test_chat_model_without_template_fails(monkeypatch, tmp_path, tiny_gpt2):
+    from helpers import models
+
+    (tmp_path / "stories-chat").symlink_to(tiny_gpt2, target_is_directory=True)
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    check = doctor.check_bundled_model("stories-chat")
+    assert check.status == "FAIL" and "chat template" in check.detail
+
+
+def test_course_model_setting_offline_and_uncached_fails(offline, monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("COURSE_MODEL", "HuggingFaceTB/SmolLM2-135M")
+    check = doctor.check_course_model_setting()
+    assert check.status == "FAIL" and "COURSE_MODEL=HuggingFaceTB/SmolLM2-135M" in check.detail
+    assert "prefetch" in check.fix
+
+
+def test_course_model_setting_cached(offline, hub_cache, monkeypatch):
+    from conftest import HUB_ID
+
+    monkeypatch.setenv("COURSE_MODEL", HUB_ID)
+    check = doctor.check_course_model_setting()
+    assert check.status == "OK" and "hub cache" in check.detail
+
+
+def test_package_mismatch_and_missing(monkeypatch):
+    monkeypatch.setattr(doctor, "requirements",
+                        lambda: (">=3.11", ["torch==0.1", 'pytest==1; extra == "test"']))
+    check = doctor.check_packages()
+    assert check.status == "WARN" and "pinned ==0.1" in check.detail
+    assert "pytest" not in check.detail  # test extras are not the learner's concern
+    monkeypatch.setattr(doctor, "requirements", lambda: (">=3.11", ["no-such-package==1.0"]))
+    assert doctor.check_packages().status == "FAIL"
+
+
+def test_python_outside_requires_python(monkeypatch):
+    monkeypatch.setattr(doctor, "requirements", lambda: (">=3.99", []))
+    check = doctor.check_python()
+    assert check.status == "FAIL" and ">=3.99" in check.detail
+
+
+def test_requirements_fall_back_to_pyproject(monkeypatch):
+    from importlib import metadata
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+    python, specs = doctor.requirements()
+    assert python == ">=3.11,<3.12"
+    assert "transformers==5.24.0" in specs
+
+
+def test_low_memory_and_disk(monkeypatch):
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    import psutil
+
+    vm = namedtuple("vm", "available total")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: vm(100 << 20, 8 << 30))
+    assert doctor.check_ram().status == "FAIL"
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: vm(1 << 30, 8 << 30))
+    assert doctor.check_ram().status == "WARN"
+    du = namedtuple("du", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda p: du(1, 1, 1 << 30))
+    assert doctor.check_disk().status == "WARN"
+
+
+def test_a_crashing_check_is_reported_not_raised(monkeypatch):
+    def boom():
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(doctor, "check_devices", boom)
+    monkeypatch.setattr(doctor, "check_bundled_model", lambda name: Check(name, "OK", "skipped"))
+    checks = doctor.run_checks()
+    devices = _by_name(checks)["devices"]
+    assert devices.status == "FAIL" and "kaboom" in devices.detail
+
+
+def test_rendering():
+    checks = Checks([Check("a", "OK", "fine"), Check("b", "WARN", "meh", "do x")])
+    text = str(checks)
+    assert text.splitlines()[0] == "[OK]   a: fine"
+    assert "[WARN] b: meh" in text and "fix: do x" in text
+    assert not checks.failed and "<table" in checks._repr_html_()
+    assert json.loads(checks.to_json())[1] == {"check": "b", "status": "WARN", "detail": "meh",
+                                               "fix": "do x"}
+
+
+def test_cli_exit_code_follows_fail(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "run_checks", lambda: Checks([Check("a", "WARN", "x", "y")]))
+    assert doctor.cli([]) == 0
+    assert "0 OK, 1 WARN, 0 FAIL" in capsys.readouterr().out
+    monkeypatch.setattr(doctor, "run_checks", lambda: Checks([Check("a", "FAIL", "x", "y")]))
+    assert doctor.cli(["--json"]) == 1
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "FAIL"
+
+
+@pytest.mark.slow
+def test_python_m_helpers_doctor_json():
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    result = subprocess.run([sys.executable, "-m", "helpers", "doctor", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, env=env, timeout=120)
+    checks = json.loads(result.stdout)
+    assert {tuple(sorted(c)) for c in checks} == {("check", "detail", "fix", "status")}
+    failed = any(c["status"] == "FAIL" for c in checks)
+    assert result.returncode == (1 if failed else 0), result.stderr
+    named = {c["check"]: c for c in checks}
+    assert named["python"]["status"] == "OK" and named["packages"]["status"] == "OK"
+    assert named["hub"]["status"] == "OK"  # HF_HUB_OFFLINE=1: offline mode is a choice

@@ -1,0 +1,132 @@
+"""helpers.memory: estimates from the config alone agree with the real footprint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+import torch
+from conftest import HUB_ID
+
+from helpers import memory
+from helpers.errors import CourseError
+from helpers.loading import load
+
+
+@pytest.mark.parametrize("fixture, dtype", [("tiny_gpt2", torch.float32),
+                                            ("tiny_llama", torch.bfloat16)])
+def test_estimate_matches_the_real_footprint(fixture, dtype, request):
+    folder = request.getfixturevalue(fixture)
+    estimate = memory.estimate_memory(folder)  # "auto": the checkpoint's dtype
+    assert (estimate.dtype, estimate.dtype_source) == (dtype, "checkpoint config")
+    model = load(folder, dtype="auto").model
+    real = model.get_memory_footprint()
+    assert abs(estimate.total_bytes - real) <= 0.01 * real
+    assert estimate.n_parameters == sum(p.numel() for p in model.parameters())
+
+
+def test_bf16_estimate_is_half_the_fp32_one(tiny_gpt2):
+    fp32 = memory.estimate_memory(tiny_gpt2, "float32")
+    bf16 = memory.estimate_memory(tiny_gpt2, torch.bfloat16)
+    assert bf16.total_bytes * 2 == fp32.total_bytes
+    assert bf16.dtype_source == "requested"
+
+
+def test_tied_weights_are_counted_once(tiny_gpt2):
+    estimate = memory.estimate_memory(tiny_gpt2, "float32")
+    parts = {name: (size, note) for name, size, note in estimate.modules}
+    assert parts["lm_head"][0] == 0 and "tied" in parts["lm_head"][1]
+    assert sum(size for size, _ in parts.values()) == estimate.total_bytes
+    assert parts["transformer.h"][1] == "2 x GPT2Block"
+    assert estimate.largest_modules == ("transformer.h.0", "transformer.h.1")
+    assert estimate.largest_module_bytes == estimate.total_bytes - sum(
+        parts[n][0] for n in ("transformer.wte", "transformer.wpe", "transformer.ln_f")
+    ) >> 1
+
+
+def test_estimate_display(tiny_llama):
+    estimate = memory.estimate_memory(tiny_llama)
+    text = str(estimate)
+    for words in ("bfloat16 (checkpoint config)", "parameters", "weights", "model.layers",
+                  "2 x LlamaDecoderLayer", "lm_head"):
+        assert words in text
+    assert "<table" in estimate._repr_html_()
+
+
+def test_dtype_from_weights_when_config_names_none(tiny_llama, tmp_path):
+    folder = tmp_path / "no-dtype"
+    shutil.copytree(tiny_llama, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("dtype", None)
+    config.pop("torch_dtype", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    estimate = memory.estimate_memory(folder)
+    assert (estimate.dtype, estimate.dtype_source) == (torch.bfloat16, "checkpoint weights")
+
+
+def test_estimate_for_a_cached_hub_model_offline(hub_cache, offline, tiny_gpt2):
+    assert memory.estimate_memory(HUB_ID).total_bytes == memory.estimate_memory(
+        tiny_gpt2).total_bytes
+
+
+def test_estimate_bundled_name(bundled):
+    assert memory.estimate_memory("stories-chat").dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("fixture, words", [("unknown_type_folder", "my_fancy_llm"),
+                                            ("vit_folder", "ViTConfig")])
+def test_estimate_of_a_bad_config_is_diagnosed(fixture, words, request):
+    with pytest.raises(CourseError) as info:
+        memory.estimate_memory(request.getfixturevalue(fixture))
+    assert isinstance(info.value.__cause__, ValueError) and words in str(info.value)
+
+
+def test_estimate_rejects_a_bad_dtype(tiny_gpt2):
+    with pytest.raises(CourseError, match="Did you mean 'float16'"):
+        memory.estimate_memory(tiny_gpt2, "fp16")
+
+
+def test_estimate_offline_uncached_is_fast(offline, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    start = time.perf_counter()
+    with pytest.raises(CourseError, match="not available offline"):
+        memory.estimate_memory("meta-llama/Llama-3.1-8B")
+    assert time.perf_counter() - start < 2
+
+
+def test_plan_device_map_spills_to_disk(tiny_gpt2):
+    total = memory.estimate_memory(tiny_gpt2, "float32").total_bytes
+    plan = memory.plan_device_map(tiny_gpt2, {"cpu": int(total * 0.66), "disk": "1GB"},
+                                  dtype="float32")
+    assert set(plan.values()) == {"cpu", "disk"}
+    everything = memory.plan_device_map(tiny_gpt2, {"cpu": "1GB"}, dtype="float32")
+    assert set(everything.values()) == {"cpu"}
+
+
+def test_plan_matches_what_from_pretrained_does(tiny_gpt2):
+    budget = {"cpu": int(memory.estimate_memory(tiny_gpt2, "float32").total_bytes * 0.66),
+              "disk": "1GB"}
+    plan = memory.plan_device_map(tiny_gpt2, budget, dtype="float32")
+    model = load(tiny_gpt2, dtype="float32", device_map="auto", max_memory=budget).model
+    assert plan == {k: str(v) for k, v in model.hf_device_map.items()}
+
+
+@pytest.mark.parametrize("max_memory", [{}, "1GB", {"gpu0": "1GB"}])
+def test_plan_with_bad_max_memory(tiny_gpt2, max_memory):
+    with pytest.raises(CourseError, match="max_memory") as info:
+        memory.plan_device_map(tiny_gpt2, max_memory)
+    assert "'disk'" in info.value.diagnosis.fix
+
+
+def test_footprint_and_bytes_by_device(tiny_gpt2):
+    model = load(tiny_gpt2, dtype="float32").model
+    assert memory.footprint(model) == model.get_memory_footprint()
+    assert memory.bytes_by_device(model) == {"cpu": memory.footprint(model)}
+    model.hf_device_map = {"transformer.h": "disk", "": "cpu"}
+    split = memory.bytes_by_device(model)
+    assert split["disk"] == sum(p.numel() * 4 for p in model.transformer.h.parameters())
+    assert split["cpu"] + split["disk"] == memory.footprint(model)
