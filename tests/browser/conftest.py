@@ -69,3 +69,22 @@ def artifacts_dir() -> Path:
     """Where screenshots go for a person to look at (``test-artifacts/`` is gitignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
+    """When a browser test fails, screenshot every open notebook page for a person to look at."""
+    report = yield
+    if report.failed and item.get_closest_marker("browser") is not None:
+        try:
+            from lab_driver import open_notebooks
+
+            folder = ARTIFACTS / "failures"
+            folder.mkdir(parents=True, exist_ok=True)
+            for number, notebook in enumerate(open_notebooks()):
+                name = f"{item.name}-{number}.png".replace("/", "_")
+                notebook.page.screenshot(path=str(folder / name), timeout=10_000)
+                report.sections.append(("browser", f"screenshot: {folder / name}"))
+        except Exception as exc:  # a failed screenshot must not hide the test's own failure
+            report.sections.append(("browser", f"no screenshot: {exc!r}"))
+    return report

@@ -31,7 +31,14 @@ const panelOf = (path) => {
   return null;
 };
 """
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _workspaces = itertools.count()
+_open_notebooks: list[LabNotebook] = []
+
+
+def open_notebooks() -> list[LabNotebook]:
+    """Notebooks whose page is still open (conftest screenshots them when a test fails)."""
+    return [nb for nb in _open_notebooks if not nb.page.is_closed()]
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,18 @@ class LabNotebook:
 
     # ---- opening and the kernel -------------------------------------------------------------
     @classmethod
-    def open(cls, page: Page, server: Any, path: str) -> LabNotebook:
-        """Open ``path`` in a fresh workspace and wait until its kernel reports Idle."""
-        workspace = f"test-{next(_workspaces)}-{secrets.token_hex(3)}"
-        url = f"{server.url}/lab/workspaces/{workspace}/tree/{quote(path)}?token={server.token}"
+    def open(cls, page: Page, server: Any, path: str, url: str | None = None) -> LabNotebook:
+        """Open ``path`` and wait until its kernel reports Idle.
+
+        By default in a workspace of its own, so that no other test's tabs (and kernels) come
+        back; ``url`` opens another address that should land on ``path`` (e.g. ``/``).
+        """
+        if url is None:
+            workspace = f"test-{next(_workspaces)}-{secrets.token_hex(3)}"
+            url = f"{server.url}/lab/workspaces/{workspace}/tree/{quote(path)}?token={server.token}"
         page.goto(url, timeout=KERNEL_READY_TIMEOUT_MS)
         notebook = cls(page, path)
+        _open_notebooks.append(notebook)
         page.wait_for_function(
             f"(path) => {{ {_PANEL_JS} return window.jupyterapp && panelOf(path) !== null; }}",
             arg=path, timeout=KERNEL_READY_TIMEOUT_MS,
@@ -176,14 +189,23 @@ class LabNotebook:
             for i, c in enumerate(raw)
         ]
 
-    def output_texts(self) -> list[str]:
-        """The rendered text of each cell's output area, as in the page ('' for markdown)."""
+    def output_texts(self, widgets: bool = False) -> list[str]:
+        """The rendered text of each cell's outputs, as in the page ('' for markdown).
+
+        Widget views are left out unless ``widgets``: a quiz's prompt naming a class or a dtype
+        must not count as the lesson having printed it.
+        """
         return self.page.evaluate(
-            f"""(path) => {{ {_PANEL_JS}
-              return panelOf(path).content.widgets.map(
-                (cell) => cell.outputArea ? cell.outputArea.node.textContent : '');
+            f"""([path, widgets]) => {{ {_PANEL_JS}
+              return panelOf(path).content.widgets.map((cell) => {{
+                if (!cell.outputArea) {{ return ''; }}
+                const outputs = cell.outputArea.node.querySelectorAll('.jp-OutputArea-output');
+                return Array.from(outputs)
+                  .filter((o) => widgets || o.getAttribute('data-mime-type') !== '{WIDGET_VIEW}')
+                  .map((o) => o.textContent).join('\\n');
+              }});
             }}""",
-            self.path,
+            [self.path, widgets],
         )
 
     def rendered_errors(self) -> list[str]:

@@ -1,0 +1,63 @@
+"""What the lesson tests need to know about a lesson: its files, exercises and check cells.
+
+Everything is read from the notebooks themselves (solutions/ is the source of truth, notebooks/
+the student copy generated from it), so the tests follow the lessons as they change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from course_server import REPO, running_in_ci
+
+from helpers.course import BEGIN, END
+
+
+def require(relative: str) -> Path:
+    """The lesson file ``relative`` (to the repo); skips if missing, fails under CI=true."""
+    path = REPO / relative
+    if not path.exists():
+        message = f"{relative} does not exist"
+        if running_in_ci():
+            pytest.fail(f"{message}; the browser tests need it", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a lesson: where it is in the student copy, and the code that solves it."""
+
+    cell_index: int  # the exercise cell, in the student notebook
+    check_index: int  # the check cell after it
+    student_source: str
+    solved_source: str  # the solution cell with its BEGIN/END marker lines removed
+
+
+def exercises(student: Path, solution: Path) -> list[Exercise]:
+    """The lesson's exercises that have a check cell, matched between solution and student."""
+    student_nb = nbformat.read(student, as_version=4)
+    solution_nb = nbformat.read(solution, as_version=4)
+    by_id = {cell.get("id"): cell for cell in solution_nb.cells if cell.get("id")}
+    found = []
+    for index, cell in enumerate(student_nb.cells):
+        solved = by_id.get(cell.get("id"))
+        if solved is None and len(student_nb.cells) == len(solution_nb.cells):
+            solved = solution_nb.cells[index]
+        if cell.cell_type != "code" or solved is None or BEGIN not in solved.source:
+            continue
+        check = next(
+            (i for i in range(index + 1, len(student_nb.cells))
+             if student_nb.cells[i].cell_type == "code"
+             and "check(" in student_nb.cells[i].source),
+            None,
+        )
+        if check is None:
+            continue
+        lines = [line for line in solved.source.splitlines()
+                 if not line.strip().startswith((BEGIN, END))]
+        found.append(Exercise(index, check, cell.source, "\n".join(lines)))
+    return found

@@ -1,0 +1,102 @@
+"""Lesson 01 in a real browser: Run All, the outputs the lesson is about, a quiz, an exercise.
+
+The lesson runs once per module (Run All, as a learner would); the tests then read and click on
+that page in order. The student copy (notebooks/) is the one opened: that is what learners get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from course_server import LabServer
+from lab_driver import CellState, LabNotebook
+from lessons import exercises, require
+from playwright.sync_api import expect
+from quiz_checks import assert_choice_feedback, assert_open_hint, question_box
+
+from helpers.quizzes import load_bank
+
+pytestmark = pytest.mark.browser
+
+LESSON = "notebooks/01_loading.ipynb"
+SOLUTION = "solutions/01_loading.ipynb"
+# what the lesson is about, each shown by a cell's output: the class the Auto classes pick for
+# each bundled model, the device a load without device_map uses, the dtype "auto" keeps
+EXPECTED_OUTPUTS = ("GPT2LMHeadModel", "LlamaForCausalLM", "cpu", "torch.float32",
+                    "torch.bfloat16")
+
+
+class RanLesson:
+    """The lesson open in the browser after Run All, and the cells' state at that point."""
+
+    def __init__(self, notebook: LabNotebook, cells: list[CellState]) -> None:
+        self.notebook = notebook
+        self.cells = cells
+
+
+@pytest.fixture(scope="module")
+def lesson(lab_server: LabServer, browser) -> Iterator[RanLesson]:
+    require(LESSON)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        notebook = LabNotebook.open(context.new_page(), lab_server, LESSON)
+        yield RanLesson(notebook, notebook.run_all())
+        notebook.shutdown_kernel()
+    finally:
+        context.close()
+
+
+def test_run_all_reaches_the_end_without_errors(lesson: RanLesson):
+    not_run = [c.index for c in lesson.cells if c.type == "code" and c.execution_count is None]
+    errors = [f"cell {c.index}: {e}" for c in lesson.cells for e in c.errors]
+    assert errors == [], "cells raised (an error on purpose belongs in helpers.expect_error)"
+    assert not_run == [], f"Run All stopped before cells {not_run}"
+    assert lesson.notebook.rendered_errors() == []
+
+
+def test_outputs_show_class_device_and_dtype(lesson: RanLesson):
+    outputs = "\n".join(lesson.notebook.output_texts())
+    missing = [text for text in EXPECTED_OUTPUTS if text not in outputs]
+    assert missing == [], f"no cell output of lesson 01 shows {missing}"
+
+
+def test_quiz_feedback_and_screenshot(lesson: RanLesson, artifacts_dir):
+    """A wrong answer explains itself, a right one says so; the page is saved as a PNG."""
+    page = lesson.notebook.page
+    bank = load_bank("01")
+    shown = [q for q in bank.questions if q.kind == "choice"
+             and page.locator(f".fp-q-01-{q.id}").count() > 0]
+    assert shown, "lesson 01 shows no multiple-choice question from its quiz bank"
+    question = shown[0]
+    box = question_box(page, question)
+    assert_choice_feedback(box, question)
+    box.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "01_loading-quiz.png"))
+
+
+def test_open_question_reveals_its_model_answer(lesson: RanLesson):
+    page = lesson.notebook.page
+    shown = [q for q in load_bank("01").questions if q.kind == "open"
+             and page.locator(f".fp-q-01-{q.id}").count() > 0]
+    assert shown, "lesson 01 shows no open question from its quiz bank"
+    assert_open_hint(question_box(page, shown[0]), shown[0])
+
+
+def test_exercise_typed_in_the_browser_is_correct(lesson: RanLesson):
+    """Type the solution into the student's exercise cell, run it and its check: "correct"."""
+    found = exercises(require(LESSON), require(SOLUTION))
+    assert found, "lesson 01 has no exercise with a check cell"
+    exercise = found[0]
+    notebook = lesson.notebook
+    check_output = notebook.cell(exercise.check_index).locator(".jp-OutputArea")
+    # unsolved, as Run All left it: the check must not already say correct
+    expect(check_output.locator(".fp-check-not-yet")).to_have_count(1)
+
+    notebook.replace_cell_source(exercise.cell_index, exercise.solved_source)
+    state = notebook.run_cell_with_keyboard(exercise.cell_index)
+    assert state.errors == ()
+    state = notebook.run_cell(exercise.check_index)
+    assert state.errors == ()
+    expect(check_output.locator(".fp-check-correct")).to_have_count(1, timeout=15_000)
+    expect(check_output).to_contain_text("correct")
