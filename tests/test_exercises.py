@@ -26,6 +26,10 @@ def lesson_99():
             return True
         return f"`doubled` is {doubled}; it should be twice {number}"
 
+    @exercise("99", "optional")
+    def optional(answer, note=None):
+        return answer == 1 or f"answer is {answer}, note is {note}"
+
     @exercise("99", "flags")
     def flags(value):
         """Return what the test asks for."""
@@ -52,7 +56,7 @@ def test_the_public_name_is_exported():
 
 def test_registration_normalises_the_lesson(lesson_99):
     registered = exercises.exercises(99)
-    assert list(registered) == ["double", "flags"]
+    assert list(registered) == ["double", "optional", "flags"]
     assert registered["double"].answer_names == ("number", "doubled")
     assert registered["double"].title == "Double a number"
     assert registered["flags"].title == "Return what the test asks for."
@@ -70,6 +74,13 @@ def test_correct_and_not_yet(lesson_99):
 def test_an_answer_left_as_none_is_not_set_yet(lesson_99):
     result = check("99", "double", number=2, doubled=None)
     assert str(result) == "❌ not yet: you have not set `doubled` yet"
+
+
+def test_answers_with_a_default_may_be_left_out_or_none(lesson_99):
+    assert check("99", "optional", answer=1)
+    assert check("99", "optional", answer=1, note=None)
+    assert check("99", "optional", answer=2, note=None).message == "answer is 2, note is None"
+    assert exercises.exercises("99")["optional"].required_names == ("answer",)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +104,7 @@ def test_checker_return_values(lesson_99, value, correct, message):
     [
         ("99", "double", {"number": 1}, "pass your answer to check(): check(..., doubled=doubled)"),
         ("99", "double", {"number": 1, "doubled": 2, "extra": 3}, "not extra"),
-        ("99", "triple", {}, "lesson 99 has no exercise 'triple' (exercises: double, flags)"),
+        ("99", "triple", {}, "no exercise 'triple' (exercises: double, optional, flags)"),
         ("96", "anything", {}, "lesson 96 has no exercise 'anything' (exercises: none)"),
         ("one", "double", {}, "a lesson is a number from 00 to 99, not 'one'"),
     ],

@@ -214,3 +214,21 @@ def test_yaml_syntax_errors_name_the_file(tmp_path):
 def test_a_missing_bank_lists_the_existing_ones():
     with pytest.raises(QuizBankError, match=r"no quiz bank for lesson 98 .* banks: 00, 01"):
         load_bank(98)
+
+
+def test_an_edited_bank_is_read_again(tmp_path, monkeypatch):
+    import os
+
+    import yaml
+
+    from helpers import quizzes
+
+    monkeypatch.setattr(quizzes, "BANK_DIR", tmp_path)
+    path = tmp_path / "42.yaml"
+    path.write_text(yaml.safe_dump(_bank()))
+    assert quizzes.bank_lessons() == ["42"]
+    assert load_bank(42).question("q").prompt == "Which?"
+    edited = _bank(prompt="Which one?")
+    path.write_text(yaml.safe_dump(edited))
+    os.utime(path, ns=(1, path.stat().st_mtime_ns + 1_000_000))
+    assert load_bank("42").question("q").prompt == "Which one?"

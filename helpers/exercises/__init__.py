@@ -12,7 +12,8 @@ the :func:`exercise` decorator; :func:`check` imports that module only when the 
             return True
         return f"`class_name` is {class_name!r}; look at type(model).__name__"
 
-The checker's parameters are the answer names the exercise cell sets. It returns ``True`` (or
+The checker's parameters are the answer names the exercise cell sets (one with a default may
+be left out, and may be ``None``). It returns ``True`` (or
 ``None``) when correct, and a message (or ``False``) when not; it may also raise
 :class:`NotYet` from a nested helper. Keep heavy imports (torch, transformers) inside checkers.
 
@@ -55,6 +56,14 @@ class Exercise:
             name
             for name, p in inspect.signature(self.checker).parameters.items()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        )
+
+    @property
+    def required_names(self) -> tuple[str, ...]:
+        """Answer names without a default: each must be passed and set (not ``None``)."""
+        parameters = inspect.signature(self.checker).parameters
+        return tuple(
+            n for n in self.answer_names if parameters[n].default is inspect.Parameter.empty
         )
 
 
@@ -167,7 +176,7 @@ def run_check(lesson: str | int, exercise_id: str, **answers: Any) -> CheckResul
             False, f"lesson {number} has no exercise {exercise_id!r} (exercises: {have})"
         )
     names = found.answer_names
-    for name in names:
+    for name in found.required_names:
         if name not in answers:
             return verdict(False, f"pass your answer to check(): check(..., {name}={name})")
         if answers[name] is None:

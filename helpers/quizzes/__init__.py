@@ -104,13 +104,21 @@ def bank_path(lesson: str | int) -> Path:
     return BANK_DIR / f"{lesson_id(lesson)}.yaml"
 
 
-@functools.cache
 def load_bank(lesson: str | int) -> QuizBank:
-    """Load and validate a lesson's bank (cached: the files are package data)."""
+    """Load and validate a lesson's bank (re-read only when the file changes)."""
     path = bank_path(lesson)
-    if not path.is_file():
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
         have = ", ".join(bank_lessons()) or "none"
-        raise QuizBankError(f"no quiz bank for lesson {lesson_id(lesson)} ({path}); banks: {have}")
+        raise QuizBankError(
+            f"no quiz bank for lesson {lesson_id(lesson)} ({path}); banks: {have}"
+        ) from None
+    return _load_cached(path, stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path: Path, stamp: int) -> QuizBank:
     return load_bank_file(path)
 
 
