@@ -117,7 +117,9 @@ def hub_reachable(*, refresh: bool = False, timeout: float = PROBE_TIMEOUT_S) ->
     return _probe(refresh=refresh, timeout=timeout)[0]
 
 
-def _probe(*, refresh: bool = False, timeout: float = PROBE_TIMEOUT_S):
+def _probe(
+    *, refresh: bool = False, timeout: float = PROBE_TIMEOUT_S
+) -> tuple[bool, BaseException | None]:
     key = hub_endpoint()
     with _probe_lock:
         if not refresh and key in _probe_cache:

@@ -321,9 +321,6 @@ def load(
     GPU) go to ``from_pretrained`` unchanged, as do other keyword arguments (``max_memory``,
     ``attn_implementation``, ...). Returns ``LoadedModel(model, tokenizer, report)``.
     """
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     if kwargs.pop("trust_remote_code", False):
         raise CourseError(_refuse_remote_code(str(name_or_path or course_model(kind))))
     if "torch_dtype" in kwargs:
@@ -347,6 +344,10 @@ def load(
             raise CourseError(_refuse_pickle(resolved, files))
         if resolved.source == "hub download":
             kwargs.setdefault("use_safetensors", True)
+
+    # imported here, after the fast checks: a bad name answers before transformers loads
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()
     progress = transformers.utils.logging.is_progress_bar_enabled()

@@ -79,13 +79,13 @@ def empty_model(name_or_path: str, dtype: object = "auto", *, revision: str | No
 
     Returns ``(model, dtype_source)``. Only config.json is read (downloaded, for a hub id).
     """
+    from helpers.hub import resolve
+
+    resolved = resolve(name_or_path, revision=revision)  # fails fast, before the heavy imports
+    wanted = parse_dtype(dtype)
     from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from helpers.hub import resolve
-
-    resolved = resolve(name_or_path, revision=revision)
-    wanted = parse_dtype(dtype)
     try:
         config = AutoConfig.from_pretrained(
             resolved.location, revision=revision, local_files_only=resolved.local_files_only,
@@ -133,10 +133,10 @@ def estimate_memory(
     weights counted once) + ``accelerate.utils.calculate_maximum_sizes``. Weights only: the KV
     cache and activations come on top.
     """
-    from accelerate.utils import calculate_maximum_sizes, compute_module_sizes
-
     name = os.fspath(name_or_path)
     model, source = empty_model(name, dtype, revision=revision)
+    from accelerate.utils import calculate_maximum_sizes, compute_module_sizes
+
     total, (largest, largest_names) = calculate_maximum_sizes(model)
     sizes = compute_module_sizes(model)
     n_params = sum(p.numel() for p in model.parameters())
@@ -190,11 +190,11 @@ def plan_device_map(
     The same map ``from_pretrained(device_map="auto", max_memory=...)`` builds; values are GPU
     indices, "mps", "cpu" or "disk".
     """
-    from accelerate import infer_auto_device_map
-
     if not isinstance(max_memory, dict) or not max_memory:
         raise CourseError(_bad_max_memory(max_memory, "max_memory must be a non-empty dict"))
     model, _ = empty_model(os.fspath(name_or_path), dtype, revision=revision)
+    from accelerate import infer_auto_device_map
+
     try:
         device_map = infer_auto_device_map(
             model, max_memory=max_memory, no_split_module_classes=model._no_split_modules

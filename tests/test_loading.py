@@ -20,7 +20,7 @@ from helpers.models import MODELS_DIR
 def test_load_with_nothing_set_loads_the_bundled_base_model(bundled, offline):
     start = time.perf_counter()
     loaded = load()
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 10  # about 1 s, plus first imports on a busy machine
     model, tokenizer, report = loaded  # tuple unpacking
     assert loaded.model is model and loaded.report is report
     rec = recommend()
@@ -30,7 +30,7 @@ def test_load_with_nothing_set_loads_the_bundled_base_model(bundled, offline):
     assert report.dtypes == (str(rec.dtype).removeprefix("torch."),)
     assert report.footprint_bytes == model.get_memory_footprint()
     assert report.bytes_by_device == {"cpu": report.footprint_bytes}
-    assert 0 < report.load_seconds < 3
+    assert 0 < report.load_seconds < 10
     assert tokenizer.pad_token is None  # GPT-2 style: no pad token, as lesson 02 shows
     text = str(report)
     for field in ("source", "class", "device map", "dtype", "footprint", "load time"):
@@ -125,7 +125,7 @@ def test_real_bundled_base_model_if_built(offline):
         pytest.skip("bundled models not built yet (make models)")
     start = time.perf_counter()
     report = load("stories-base").report
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 10
     assert (report.source, report.model_class) == ("bundled", "GPT2LMHeadModel")
 
 
