@@ -187,6 +187,8 @@ def _near_misses(name: str) -> str:
         entries = sorted(p.name for p in parent.iterdir() if p.is_dir())
         close = difflib.get_close_matches(target.name, entries, n=3, cutoff=0.6)
         if parent != target.parent:
+            if parent == parent.parent:
+                return ""
             return f" The deepest part of that path that exists is {parent}."
         if close:
             return " Folders with a similar name there: " + ", ".join(close) + "."
@@ -287,10 +289,11 @@ def _is_missing_folder(facts: Facts, m: re.Match[str] | None, exc: BaseException
 
 def _missing_folder(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
     name = _missing_folder_name(facts, m, exc) or "?"
-    resolved = Path(name).expanduser().resolve()
+    resolved = str(Path(name).expanduser().resolve())
+    where = f" (it would be {resolved})" if resolved != name else ""
     return Diagnosis(
         "Model folder not found",
-        f"There is no folder '{name}' (it would be {resolved}). A string that is not an existing "
+        f"There is no folder '{name}'{where}. A string that is not an existing "
         "folder is treated by transformers as a Hub repo id, and a path is not a valid repo id: "
         "hence the confusing 'Repo id must ...' message." + _near_misses(name),
         "Check the path: relative paths start from the notebook's working directory, so print "
@@ -334,6 +337,15 @@ def _hub_unreachable(facts: Facts, m: re.Match[str] | None, exc: BaseException) 
         also = (
             f" If '{model}' was meant as a local folder: no such folder exists here, so it was "
             "looked up as a Hub id."
+        )
+    try:
+        from helpers.models import BUNDLED
+    except Exception:  # pragma: no cover
+        BUNDLED = {}
+    if model and str(model) in BUNDLED:
+        also += (
+            f" '{model}' is the short name of a model bundled with the course, which only the "
+            f"course's helpers know: pass helpers.bundled_path('{model}') to from_pretrained."
         )
     prefetch = f"python -m helpers prefetch {model}" if model else "python -m helpers prefetch NAME"
     return Diagnosis(
@@ -679,6 +691,19 @@ def _no_tokenizer_files(facts: Facts, m: re.Match[str] | None, exc: BaseExceptio
     )
 
 
+def _no_chat_template(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    label = _model_label(facts, "This tokenizer")
+    return Diagnosis(
+        "No chat template: this is not a chat model's tokenizer",
+        f"{label} has no chat_template, so apply_chat_template() (and chat=True) cannot turn "
+        "messages into the text the model was trained on. Base models such as GPT-2 were never "
+        "trained on conversations.",
+        "Give a base model plain text to continue (chat=False, or tokenizer(prompt)); for "
+        "conversations load a chat / instruct model (the course's 'stories-chat'), whose "
+        "tokenizer ships a template. Don't invent a template for a model not trained on it.",
+    )
+
+
 def _auto_factory(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
     auto = m.group("auto") if m else "The Auto class"
     return Diagnosis(
@@ -807,6 +832,11 @@ RULES: list[Rule] = [
         "no-tokenizer-files",
         _no_tokenizer_files,
         pattern=r"Couldn't instantiate the backend tokenizer",
+    ),
+    Rule(
+        "no-chat-template",
+        _no_chat_template,
+        pattern=r"tokenizer\.chat_template is not set",
     ),
     Rule(
         "auto-factory",

@@ -127,6 +127,15 @@ def test_hub_unreachable_and_not_cached(tmp_path, monkeypatch):
     assert "HF_HUB_OFFLINE=1" in d.fix and "bundled" in d.fix
 
 
+def test_hub_unreachable_for_a_bundled_short_name(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    exc = raised(AutoTokenizer.from_pretrained, "stories-base", cache_dir=tmp_path)
+    d = diagnose(exc, model="stories-base")
+    assert "helpers.bundled_path('stories-base')" in d.cause
+
+
 def test_hub_unreachable_mentions_a_missing_folder_that_looks_like_one(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
@@ -417,6 +426,15 @@ def test_no_cuda_device(gpt2_dir):
     assert d.title == "No CUDA GPU available"
 
 
+def test_chat_template_missing(gpt2_dir):
+    tok = AutoTokenizer.from_pretrained(gpt2_dir)
+    exc = raised(tok.apply_chat_template, [{"role": "user", "content": "hi"}])
+    assert "chat_template is not set" in str(exc)
+    d = diagnose(exc, model="stories-base")
+    assert d.title.startswith("No chat template")
+    assert "'stories-base'" in d.cause and "chat=False" in d.fix
+
+
 def test_auto_class_called_directly():
     d = diagnose(raised(AutoModelForCausalLM))
     assert d.title == "AutoModelForCausalLM() can't be called directly"
@@ -468,7 +486,7 @@ def test_chain_is_walked_to_the_cause():
 
 def test_rules_are_data():
     names = [rule.name for rule in dx.RULES]
-    assert len(names) == len(set(names)) >= 19
+    assert len(names) == len(set(names)) >= 20
     assert names[0] == "course-error"
 
 
