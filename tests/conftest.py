@@ -7,10 +7,19 @@ folder copy it first.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config):
+    """Lessons run by nbval and the browser tests must not write progress into the runner's home."""
+    if "FROM_PRETRAINED_PROGRESS" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="from-pretrained-progress-")
+        os.environ["FROM_PRETRAINED_PROGRESS"] = str(Path(folder) / "progress.json")
 
 STORY = [
     "Once upon a time there was a little fox named Leo.",
