@@ -1,0 +1,1 @@
+"""Benchmarks for the course's speed and memory claims (``make bench``)."""
