@@ -17,9 +17,10 @@ from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page
 
-KERNEL_READY_TIMEOUT_MS = 60_000
-RUN_ALL_TIMEOUT_MS = 180_000
+KERNEL_READY_TIMEOUT_MS = 45_000
+RUN_ALL_TIMEOUT_MS = 120_000  # lesson 01 takes ~15 s here; a hang fails in 2 minutes
 CELL_TIMEOUT_MS = 60_000
+SHUTDOWN_TIMEOUT_MS = 10_000
 STDERR = "application/vnd.jupyter.stderr"
 
 # Finds the notebook panel of a path among the main-area widgets (not just the current one).
@@ -97,11 +98,13 @@ class LabNotebook:
     def shutdown_kernel(self) -> None:
         """Shut this notebook's kernel down, so that no kernel outlives its test."""
         self.page.evaluate(
-            f"""async (path) => {{ {_PANEL_JS}
+            f"""async ([path, timeoutMs]) => {{ {_PANEL_JS}
               const panel = panelOf(path);
-              if (panel) {{ await panel.sessionContext.shutdown(); }}
+              if (!panel) {{ return; }}
+              const timer = new Promise((resolve) => setTimeout(resolve, timeoutMs));
+              await Promise.race([panel.sessionContext.shutdown(), timer]);
             }}""",
-            self.path,
+            [self.path, SHUTDOWN_TIMEOUT_MS],
         )
 
     # ---- running ----------------------------------------------------------------------------

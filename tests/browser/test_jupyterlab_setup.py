@@ -11,27 +11,20 @@ from pathlib import Path
 import nbformat
 import pytest
 from course_server import REPO, LabServer
+from lessons import require
 
 COURSE_SETTINGS = REPO / ".jupyter" / "lab" / "settings" / "overrides.json"
 
 
-def first_lesson() -> str:
-    """The notebook `make lab` should open: the first NN_*.ipynb in notebooks/."""
-    lessons = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if not lessons:
-        pytest.skip("notebooks/ has no lesson yet")
-    return lessons[0]
-
-
-def test_default_url_opens_the_first_lesson(lab_server: LabServer):
+def test_default_url_opens_lesson_00(lab_server: LabServer):
+    """`make lab` lands on lesson 00: the course config sets JupyterLab's default URL."""
+    lesson = require("notebooks/00_start_here.ipynb").name
     status, headers, _ = lab_server.get("/", follow_redirects=False)
     assert status == 302, f"/ answered {status}, not a redirect"
     location = headers.get("Location", "")
-    assert location.split("?")[0].endswith(f"/lab/tree/notebooks/{first_lesson()}"), (
-        f"/ redirects to {location!r}, not to the first lesson"
+    assert location.split("?")[0].endswith(f"/lab/tree/notebooks/{lesson}"), (
+        f"/ redirects to {location!r}, not to lesson 00"
     )
-    if (REPO / "notebooks" / "00_start_here.ipynb").exists():
-        assert first_lesson() == "00_start_here.ipynb"
 
 
 def test_course_settings_are_jupyterlabs_defaults(lab_server: LabServer):
@@ -64,7 +57,7 @@ def _deliberately_failing_notebook(path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_harness_sees_a_traceback(lab_server: LabServer, browser):
+def test_harness_sees_a_traceback(browser, lab_server: LabServer):
     """The error scan is not vacuous: a cell that raises is found, and Run All stops there."""
     from lab_driver import LabNotebook
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 LESSON = "notebooks/00_start_here.ipynb"
 
 
-def test_start_page_opens_lesson_00_and_it_runs_clean(lab_server: LabServer, browser):
+def test_start_page_opens_lesson_00_and_it_runs_clean(browser, lab_server: LabServer):
     source = nbformat.read(require(LESSON), as_version=4)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:

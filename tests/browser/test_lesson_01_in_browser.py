@@ -36,7 +36,7 @@ class RanLesson:
 
 
 @pytest.fixture(scope="module")
-def lesson(lab_server: LabServer, browser) -> Iterator[RanLesson]:
+def lesson(browser, lab_server: LabServer) -> Iterator[RanLesson]:
     require(LESSON)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:

@@ -47,7 +47,7 @@ def _quiz_notebook(choice_id: str, open_id: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def test_feedback_check_fails_on_a_broken_widget(lab_server: LabServer, browser):
+def test_feedback_check_fails_on_a_broken_widget(browser, lab_server: LabServer):
     bank = load_bank("01")
     choice = next(q for q in bank.questions if q.kind == "choice")
     open_question = next(q for q in bank.questions if q.kind == "open")
