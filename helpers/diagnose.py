@@ -203,31 +203,35 @@ def _id_from_message(text: str) -> str | None:
 
 
 def _weights_file(facts: Facts) -> Path | None:
-    """The .safetensors file involved: context ``path``, a file in the ``model`` / ``path``
-    folder, or (last resort) a local variable of the failing library frame naming one."""
+    """The .safetensors file involved: the context ``path`` when it is a file, else the one a
+    local variable of the innermost failing frame names (exact, even for sharded checkpoints),
+    else the first one in the ``path`` / ``model`` folder."""
+    folders = []
     for key in ("path", "model"):
         value = facts.ctx(key)
-        if not value:
-            continue
-        candidate = Path(str(value)).expanduser()
-        if candidate.is_file():
-            return candidate
-        if candidate.is_dir():
-            files = sorted(candidate.glob("*.safetensors"))
-            if files:
-                return files[0]
+        if value:
+            candidate = Path(str(value)).expanduser()
+            if candidate.is_file():
+                return candidate
+            folders.append(candidate)
     for exc in facts.chain:
-        tb = exc.__traceback__
         frames = []
+        tb = exc.__traceback__
         while tb is not None:
             frames.append(tb.tb_frame)
             tb = tb.tb_next
         for frame in reversed(frames):
-            for value in list(frame.f_locals.values()):
-                items = value if isinstance(value, (list, tuple)) else [value]
-                for item in items[:64]:
-                    if isinstance(item, (str, os.PathLike)) and str(item).endswith(".safetensors"):
-                        return Path(str(item))
+            values = list(frame.f_locals.values())
+            # a single name (the file being opened) beats a list of all the shards
+            singles = [v for v in values if not isinstance(v, (list, tuple))]
+            listed = [item for v in values if isinstance(v, (list, tuple)) for item in v[:64]]
+            for item in singles + listed:
+                if isinstance(item, (str, os.PathLike)) and str(item).endswith(".safetensors"):
+                    return Path(str(item))
+    for folder in folders:
+        files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+        if files:
+            return files[0]
     return None
 
 

@@ -251,6 +251,17 @@ def test_corrupt_safetensors_names_the_file(tmp_path, gpt2_dir, damage, context)
     assert "force_download=True" in d.fix
 
 
+def test_corrupt_shard_of_a_sharded_checkpoint_is_named(tmp_path, gpt2_dir):
+    folder = tmp_path / "sharded"
+    GPT2LMHeadModel.from_pretrained(gpt2_dir).save_pretrained(folder, max_shard_size="40KB")
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) >= 2
+    shards[-1].write_bytes(shards[-1].read_bytes()[:100])
+    exc = raised(AutoModelForCausalLM.from_pretrained, folder)
+    d = diagnose(exc, model=str(folder))
+    assert str(shards[-1]) in d.cause
+
+
 def test_corrupt_file_in_hub_cache_gets_cache_commands(tmp_path, gpt2_dir):
     snapshot = tmp_path / "hub" / "models--someone--tiny" / "snapshots" / "abc123"
     folder = copy_model(gpt2_dir, snapshot)
@@ -566,3 +577,16 @@ def test_sanitize_masks_machine_specific_parts():
     out = dx._sanitize(text)
     assert out == "<course>/helpers/models/x <tmp>/tmpXXXXXXXX/f ~/data at 0x…"
     assert not re.search(r"0x[0-9a-f]{6}", out)
+
+
+def test_helpers_diagnose_is_callable_even_when_it_is_the_module():
+    """`import helpers.diagnose` (as loading.py does) rebinds helpers.diagnose to the module;
+    calling it must still diagnose."""
+    import sys
+
+    import helpers
+
+    module = sys.modules["helpers.diagnose"]
+    exc = raised(torch.empty, 10**13, dtype=torch.uint8)
+    assert module(exc).title == "Out of memory (RAM)"
+    assert helpers.diagnose(exc).title == "Out of memory (RAM)"
