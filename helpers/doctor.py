@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from helpers.display import ShowsAsText
+
 DISTRIBUTION = "from-pretrained"
 STATUSES = ("OK", "WARN", "FAIL")
 
@@ -44,7 +46,7 @@ class Check:
         return line
 
 
-class Checks(list):
+class Checks(ShowsAsText, list):
     """The doctor's checks; prints as ``[OK]`` lines, shows as a table in a notebook."""
 
     @property

@@ -9,9 +9,11 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from helpers.display import ShowsAsText
+
 
 @dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(ShowsAsText):
     """What went wrong (``cause``) and what to do about it (``fix``), in plain words."""
 
     title: str

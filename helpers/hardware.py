@@ -16,6 +16,8 @@ from importlib import metadata
 import psutil
 import torch
 
+from helpers.display import ShowsAsText
+
 # CPU instruction sets that run bf16 arithmetic in hardware (names as torch.cpu.get_capabilities)
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16", "sve_bf16", "bf16")
 
@@ -36,7 +38,7 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
-class Recommendation:
+class Recommendation(ShowsAsText):
     """The dtype and device_map to load with on this machine, and why."""
 
     device: str

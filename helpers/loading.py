@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from helpers.display import ShowsAsText
 from helpers.errors import CourseError, Diagnosis
 from helpers.hardware import (
     DTYPE_NAMES,
@@ -55,7 +56,7 @@ _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 
 
 @dataclass(frozen=True)
-class LoadReport:
+class LoadReport(ShowsAsText):
     """What ``load()`` really loaded, and where. ``summary(stable=True)`` leaves out the fields
     that change from run to run (paths, seconds), for notebooks whose output is compared."""
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.display import ShowsAsText
 from helpers.errors import CourseError, Diagnosis
 from helpers.hardware import dtype_name, format_bytes, parse_dtype
 
@@ -26,7 +27,7 @@ _SAFETENSORS_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torc
 
 
 @dataclass(frozen=True)
-class MemoryEstimate:
+class MemoryEstimate(ShowsAsText):
     """Weight memory of a model in one dtype, computed from its config alone."""
 
     model: str
