@@ -17,8 +17,8 @@ _EXPORTS: dict[str, str] = {
     # errors and diagnosis
     "Diagnosis": "helpers.errors",
     "CourseError": "helpers.errors",
-    "diagnose": "helpers.diagnose",
-    "expect_error": "helpers.diagnose",
+    "diagnose": "helpers.diagnosis",
+    "expect_error": "helpers.diagnosis",
     # finding and loading models
     "course_model": "helpers.hub",
     "resolve": "helpers.hub",
@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_memory": "helpers.memory",
     "plan_device_map": "helpers.memory",
     # generation
+    "DECODING_PRESETS": "helpers.generation",
     "generate_text": "helpers.generation",
     "stream_text": "helpers.generation",
     "measure_speed": "helpers.generation",

@@ -9,7 +9,7 @@ The call underneath is exactly::
 
 Before it, the arguments are checked so that a mistake answers at once with its cause and fix;
 after it, a :class:`LoadReport` says what was really loaded. Any exception from transformers or
-torch comes back as a :class:`~helpers.errors.CourseError` diagnosed by ``helpers.diagnose``,
+torch comes back as a :class:`~helpers.errors.CourseError` diagnosed by ``helpers.diagnosis``,
 with the original exception chained underneath.
 """
 
@@ -413,7 +413,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def _diagnose_load_error(exc: Exception, resolved: ResolvedModel, dtype, device_map) -> Diagnosis:
-    from helpers.diagnose import diagnose
+    from helpers.diagnosis import diagnose
 
     context: dict[str, Any] = {"model": resolved.requested, "path": resolved.location}
     if is_out_of_memory(exc):

@@ -100,7 +100,7 @@ def empty_model(name_or_path: str, dtype: object = "auto", *, revision: str | No
             model = AutoModelForCausalLM.from_config(config, dtype=wanted, trust_remote_code=False)
         model.tie_weights()
     except Exception as exc:
-        from helpers.diagnose import diagnose
+        from helpers.diagnosis import diagnose
 
         raise CourseError(diagnose(exc, model=str(name_or_path), path=resolved.location)) from exc
     return model, source

@@ -312,21 +312,21 @@ def test_damaged_safetensors(which, request):
 def test_out_of_memory_gets_need_and_free_bytes(tiny_gpt2, monkeypatch, error):
     from transformers import AutoModelForCausalLM
 
-    import helpers.diagnose
+    import helpers.diagnosis
     from helpers.memory import estimate_memory
 
     def fail(*args, **kwargs):
         raise error
 
     contexts = []
-    real_diagnose = helpers.diagnose.diagnose
+    real_diagnose = helpers.diagnosis.diagnose
 
     def spy(exc, **context):
         contexts.append(context)
         return real_diagnose(exc, **context)
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", fail)
-    monkeypatch.setattr(helpers.diagnose, "diagnose", spy)
+    monkeypatch.setattr(helpers.diagnosis, "diagnose", spy)
     with pytest.raises(CourseError) as info:
         load(tiny_gpt2, dtype="float32")
     assert info.value.__cause__ is error

@@ -20,7 +20,6 @@ import os
 import re
 import sys
 import tempfile
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1001,15 +1000,3 @@ def expect_error(
         caught.diagnosis.title  # 'Model folder not found'
     """
     return ExpectedError(tuple(exc_types) or (Exception,), match, context)
-
-
-class _CallableModule(types.ModuleType):
-    """``helpers.diagnose`` names both this module and its main function. Importing the submodule
-    (as ``helpers.loading`` does) makes the package attribute the *module*, which would break
-    ``helpers.diagnose(exc)`` in a notebook; calling the module calls the function instead."""
-
-    def __call__(self, exc: BaseException, **context: Any) -> Diagnosis:
-        return diagnose(exc, **context)
-
-
-sys.modules[__name__].__class__ = _CallableModule
