@@ -128,6 +128,13 @@ def _padding_with_eos(tokenizer: Any) -> Iterator[None]:
         tokenizer.pad_token = None
 
 
+def input_device(model: Any) -> torch.device:
+    """Where a model's inputs go: ``model.device``, except for a model offloaded whole to disk,
+    whose parameters sit on ``meta`` while accelerate's hooks run each layer on the CPU."""
+    device = model.device
+    return torch.device("cpu") if device.type == "meta" else device
+
+
 def _encode(tokenizer: Any, prompts: list[str], *, chat: bool, device: torch.device) -> Any:
     """Token ids and attention mask for one prompt or a left-padded batch."""
     batched = len(prompts) > 1
@@ -162,7 +169,7 @@ def _prepare(
     chat: bool,
     generate_kwargs: dict[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
-    inputs = _encode(tokenizer, prompts, chat=chat, device=model.device)
+    inputs = _encode(tokenizer, prompts, chat=chat, device=input_device(model))
     kwargs = {
         "max_new_tokens": max_new_tokens,
         "pad_token_id": _pad_token_id(tokenizer),
@@ -384,7 +391,7 @@ def measure_speed(
     """
     if max_new_tokens < 2:
         raise ValueError("max_new_tokens must be at least 2 to time any decode step")
-    inputs = _encode(tokenizer, [prompt], chat=False, device=model.device)
+    inputs = _encode(tokenizer, [prompt], chat=False, device=input_device(model))
     kwargs = {
         "max_new_tokens": max_new_tokens,
         "min_new_tokens": max_new_tokens,

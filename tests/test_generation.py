@@ -319,3 +319,21 @@ def test_kv_cache_makes_decoding_faster():
     assert cached.new_tokens == uncached.new_tokens == 8
     assert not uncached.use_cache
     assert cached.decode_tokens_per_s > 1.3 * uncached.decode_tokens_per_s, (cached, uncached)
+
+
+def test_generates_from_a_model_offloaded_whole_to_disk(gpt2, tmp_path):
+    """A budget smaller than any layer puts the whole model on disk ({'': 'disk'}): its
+    parameters are on `meta`, yet generate_text must still run (inputs go to the CPU)."""
+    from transformers import AutoModelForCausalLM
+
+    model, tok = gpt2
+    model.save_pretrained(tmp_path)
+    offloaded = AutoModelForCausalLM.from_pretrained(
+        tmp_path, device_map="auto", max_memory={"cpu": 1, "disk": "1GB"}
+    )
+    assert set(offloaded.hf_device_map.values()) == {"disk"}
+    assert offloaded.device.type == "meta"
+    inputs = tok("Once upon a time", return_tensors="pt")
+    assert generate_text(offloaded, tok, "Once upon a time", max_new_tokens=5) == raw_greedy(
+        model, tok, inputs, 5
+    )
