@@ -50,7 +50,8 @@ SERVER_START_TIMEOUT_S = 60
 SERVER_STOP_TIMEOUT_S = 15
 # Environment variables that would make the server or its kernels differ from a learner's
 # default course: a hub model instead of the bundled one, a token or Jupyter paths of the host.
-_DROPPED_ENV = ("COURSE_MODEL", "JUPYTER_TOKEN", "JUPYTER_PATH", "JUPYTER_PREFER_ENV_PATH")
+_DROPPED_ENV = ("COURSE_MODEL", "COURSE_CHAT_MODEL", "JUPYTER_TOKEN", "JUPYTER_PATH",
+                "JUPYTER_PREFER_ENV_PATH")
 
 
 def running_in_ci() -> bool:
