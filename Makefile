@@ -10,6 +10,7 @@ TORCH_VERSION := 2.13.0
 TORCH_PIP_ARGS ?=
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
+LAB_ARGS ?=
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
@@ -36,8 +37,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $@
 
+# --allow-root only when run as root (containers, CI machines): Jupyter refuses root otherwise.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --port=$(PORT)
+	$(BIN)/jupyter lab --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 doctor: $(STAMP)
 	$(BIN)/python -m helpers doctor
