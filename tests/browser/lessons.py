@@ -61,3 +61,30 @@ def exercises(student: Path, solution: Path) -> list[Exercise]:
                  if not line.strip().startswith((BEGIN, END))]
         found.append(Exercise(index, check, cell.source, "\n".join(lines)))
     return found
+
+
+def stored_outputs(solution: Path) -> dict[str, str]:
+    """Cell id -> the text outputs stored in the solution, for cells nbval compares.
+
+    Left out: cells tagged ``nbval-ignore-output``, whose output depends on the machine
+    (hardware, timings), and exercise cells, which the student copy leaves unsolved.
+    """
+    texts = {}
+    for cell in nbformat.read(solution, as_version=4).cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if (cell.cell_type != "code" or "nbval-ignore-output" in tags or not cell.get("id")
+                or BEGIN in cell.source):
+            continue
+        parts = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append(output.get("text", ""))
+            elif "data" in output:
+                parts.append(output["data"].get("text/plain", ""))
+        texts[cell["id"]] = "".join(parts)
+    return texts
+
+
+def cell_ids(notebook: Path) -> list[str | None]:
+    """The id of every cell of a notebook, in order (what maps solution cells to the copy)."""
+    return [cell.get("id") for cell in nbformat.read(notebook, as_version=4).cells]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from course_server import LabServer
 from lab_driver import CellState, LabNotebook
-from lessons import exercises, require
+from lessons import cell_ids, exercises, require, stored_outputs
 from playwright.sync_api import expect
 from quiz_checks import assert_choice_feedback, assert_open_hint, question_box
 
@@ -56,9 +56,21 @@ def test_run_all_reaches_the_end_without_errors(lesson: RanLesson):
 
 
 def test_outputs_show_class_device_and_dtype(lesson: RanLesson):
-    outputs = "\n".join(lesson.notebook.output_texts())
-    missing = [text for text in EXPECTED_OUTPUTS if text not in outputs]
+    """Each cell whose stored solution output shows a class, device or dtype shows it here too."""
+    rendered = lesson.notebook.output_texts()
+    missing = [text for text in EXPECTED_OUTPUTS if text not in "\n".join(rendered)]
     assert missing == [], f"no cell output of lesson 01 shows {missing}"
+    index_of = {cid: i for i, cid in enumerate(cell_ids(require(LESSON))) if cid}
+    compared = 0
+    for cid, stored in stored_outputs(require(SOLUTION)).items():
+        for text in EXPECTED_OUTPUTS:
+            if text in stored and cid in index_of:
+                compared += 1
+                assert text in rendered[index_of[cid]], (
+                    f"cell {index_of[cid]} (id {cid}) shows {rendered[index_of[cid]]!r} in the "
+                    f"browser, without the {text!r} its stored solution output has"
+                )
+    assert compared >= len(EXPECTED_OUTPUTS), "the solution stores too few of these outputs"
 
 
 def test_quiz_feedback_and_screenshot(lesson: RanLesson, artifacts_dir):
