@@ -16,6 +16,7 @@ from course_server import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     REPO,
+    VIEWPORT,
     LabServer,
     browser_unavailable,
     copy_course,
@@ -23,6 +24,7 @@ from course_server import (
     start_lab_server,
     stop_lab_server,
 )
+from lab_driver import close_page
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +64,19 @@ def browser(chromium_executable: str) -> Iterator[Any]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser page (own context: own cookies and storage) for one test.
+
+    Closed after the test's report is made, so a failing test's page is screenshotted first;
+    the kernels of the notebooks it opened are shut down with it.
+    """
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    yield page
+    close_page(page)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_TIMEOUT_S = 60
 SERVER_STOP_TIMEOUT_S = 15
 # Environment variables that would make the server or its kernels differ from a learner's

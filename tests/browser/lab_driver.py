@@ -12,10 +12,11 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from playwright.sync_api import Locator, Page
+if TYPE_CHECKING:  # collecting the tests needs no Playwright; the browser fixture reports it
+    from playwright.sync_api import Locator, LocatorAssertions, Page
 
 KERNEL_READY_TIMEOUT_MS = 45_000
 RUN_ALL_TIMEOUT_MS = 120_000  # lesson 01 takes ~15 s here; a hang fails in 2 minutes
@@ -37,9 +38,26 @@ _workspaces = itertools.count()
 _open_notebooks: list[LabNotebook] = []
 
 
+def expect(locator: Locator) -> LocatorAssertions:
+    """Playwright's ``expect`` (retrying assertions), imported only when a test runs."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def open_notebooks() -> list[LabNotebook]:
     """Notebooks whose page is still open (conftest screenshots them when a test fails)."""
     return [nb for nb in _open_notebooks if not nb.page.is_closed()]
+
+
+def close_page(page: Page) -> None:
+    """Shut down the kernels of the notebooks opened on ``page``, then close its context."""
+    try:
+        for notebook in [nb for nb in _open_notebooks if nb.page is page]:
+            _open_notebooks.remove(notebook)
+            notebook.shutdown_kernel()
+    finally:
+        page.context.close()
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 import mistune
-from playwright.sync_api import Locator, Page, expect
+from lab_driver import expect
 
 from helpers.quizzes import Option, Question
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 FEEDBACK_TIMEOUT_MS = 15_000
 

@@ -57,21 +57,16 @@ def _deliberately_failing_notebook(path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_harness_sees_a_traceback(browser, lab_server: LabServer):
+def test_harness_sees_a_traceback(page, lab_server: LabServer):
     """The error scan is not vacuous: a cell that raises is found, and Run All stops there."""
     from lab_driver import LabNotebook
 
     _deliberately_failing_notebook(lab_server.root / "harness" / "fails.ipynb")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        notebook = LabNotebook.open(context.new_page(), lab_server, "harness/fails.ipynb")
-        cells = notebook.run_all(timeout_ms=60_000)
-        assert "torch.float32" in notebook.output_texts()[0]
-        assert cells[1].errors == ("ValueError: broken on purpose",)
-        assert cells[2].execution_count is None, "Run All went on after an error"
-        rendered = notebook.rendered_errors()
-        assert len(rendered) == 1 and rendered[0].startswith("cell 1:"), rendered
-        assert "ValueError" in rendered[0] and "broken on purpose" in rendered[0]
-        notebook.shutdown_kernel()
-    finally:
-        context.close()
+    notebook = LabNotebook.open(page, lab_server, "harness/fails.ipynb")
+    cells = notebook.run_all(timeout_ms=60_000)
+    assert "torch.float32" in notebook.output_texts()[0]
+    assert cells[1].errors == ("ValueError: broken on purpose",)
+    assert cells[2].execution_count is None, "Run All went on after an error"
+    rendered = notebook.rendered_errors()
+    assert len(rendered) == 1 and rendered[0].startswith("cell 1:"), rendered
+    assert "ValueError" in rendered[0] and "broken on purpose" in rendered[0]

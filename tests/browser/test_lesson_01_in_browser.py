@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from course_server import LabServer
-from lab_driver import CellState, LabNotebook
+from course_server import VIEWPORT, LabServer
+from lab_driver import CellState, LabNotebook, close_page, expect
 from lessons import cell_ids, exercises, require, stored_outputs
-from playwright.sync_api import expect
 from quiz_checks import assert_choice_feedback, assert_open_hint, question_box
 
 from helpers.quizzes import load_bank
@@ -38,13 +37,12 @@ class RanLesson:
 @pytest.fixture(scope="module")
 def lesson(browser, lab_server: LabServer) -> Iterator[RanLesson]:
     require(LESSON)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = browser.new_context(viewport=VIEWPORT).new_page()
     try:
-        notebook = LabNotebook.open(context.new_page(), lab_server, LESSON)
+        notebook = LabNotebook.open(page, lab_server, LESSON)
         yield RanLesson(notebook, notebook.run_all())
-        notebook.shutdown_kernel()
     finally:
-        context.close()
+        close_page(page)
 
 
 def test_run_all_reaches_the_end_without_errors(lesson: RanLesson):

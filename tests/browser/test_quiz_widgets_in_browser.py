@@ -47,7 +47,7 @@ def _quiz_notebook(choice_id: str, open_id: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def test_feedback_check_fails_on_a_broken_widget(browser, lab_server: LabServer):
+def test_feedback_check_fails_on_a_broken_widget(page, lab_server: LabServer):
     bank = load_bank("01")
     choice = next(q for q in bank.questions if q.kind == "choice")
     open_question = next(q for q in bank.questions if q.kind == "open")
@@ -55,22 +55,16 @@ def test_feedback_check_fails_on_a_broken_widget(browser, lab_server: LabServer)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(_quiz_notebook(choice.id, open_question.id), path)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        notebook = LabNotebook.open(context.new_page(), lab_server, "harness/quiz_widgets.ipynb")
-        cells = notebook.run_all(timeout_ms=60_000)
-        assert all(c.execution_count for c in cells if c.type == "code"), cells
-        assert notebook.rendered_errors() == []
+    notebook = LabNotebook.open(page, lab_server, "harness/quiz_widgets.ipynb")
+    cells = notebook.run_all(timeout_ms=60_000)
+    assert all(c.execution_count for c in cells if c.type == "code"), cells
+    assert notebook.rendered_errors() == []
 
-        page = notebook.page
-        assert_choice_feedback(question_box(page, choice, ":not(.fp-broken)"), choice)
-        with pytest.raises(AssertionError, match="bank's explanation of that option"):
-            assert_choice_feedback(question_box(page, choice, ".fp-broken"), choice)
-        assert_open_hint(question_box(page, open_question), open_question)
+    assert_choice_feedback(question_box(page, choice, ":not(.fp-broken)"), choice)
+    with pytest.raises(AssertionError, match="bank's explanation of that option"):
+        assert_choice_feedback(question_box(page, choice, ".fp-broken"), choice)
+    assert_open_hint(question_box(page, open_question), open_question)
 
-        # the answers went to the progress file of this test server, nowhere real
-        progress = json.loads((lab_server.home / "progress.json").read_text())
-        assert choice.id in json.dumps(progress["lessons"]["01"])
-        notebook.shutdown_kernel()
-    finally:
-        context.close()
+    # the answers went to the progress file of this test server, nowhere real
+    progress = json.loads((lab_server.home / "progress.json").read_text())
+    assert choice.id in json.dumps(progress["lessons"]["01"])
