@@ -8,14 +8,14 @@ timeout, so a broken lesson fails in seconds instead of hanging the suite.
 from __future__ import annotations
 
 import itertools
-import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:  # collecting the tests needs no Playwright; the browser fixture reports it
+    from course_server import LabServer
     from playwright.sync_api import Locator, LocatorAssertions, Page
 
 KERNEL_READY_TIMEOUT_MS = 45_000
@@ -80,7 +80,7 @@ class LabNotebook:
 
     # ---- opening and the kernel -------------------------------------------------------------
     @classmethod
-    def open(cls, page: Page, server: Any, path: str, url: str | None = None) -> LabNotebook:
+    def open(cls, page: Page, server: LabServer, path: str, url: str | None = None) -> LabNotebook:
         """Open ``path`` and wait until its kernel reports Idle.
 
         By default in a workspace of its own, so that no other test's tabs (and kernels) come
@@ -285,7 +285,3 @@ class LabNotebook:
             arg=[self.path, index, code], timeout=10_000,
         )
 
-
-def normalise_space(text: str) -> str:
-    """Collapse runs of whitespace, so rendered text compares with the source text."""
-    return re.sub(r"\s+", " ", text).strip()
