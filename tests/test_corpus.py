@@ -84,10 +84,20 @@ def test_coreference_checker_catches_a_broken_cast() -> None:
     assert corpus.coreference_errors(intro + "She lived in the forest.")  # Leo is a he
     assert not corpus.coreference_errors(intro + "He lived in the forest.")
     assert corpus.coreference_errors(intro + "Leo was the happiest cat in the forest.")
-    friend = intro + "Then he met a big bear named Mia. "
-    assert not corpus.coreference_errors(friend + 'Leo said, "Thank you, Mia!"')
-    assert corpus.coreference_errors(friend + 'Mia said, "Thank you, Mia!"')  # talks to herself
-    assert corpus.coreference_errors(friend + "Mia felt sad.")  # {name} is the main character
+    friend = intro + "Then he met a big bear named Pip. "
+    assert not corpus.coreference_errors(friend + 'Leo said, "Thank you, Pip!"')
+    assert not corpus.is_grammatical(friend + 'Pip said, "Thank you, Pip!"')  # talks to itself
+    assert corpus.coreference_errors(friend + "Then he met a big bear named Dot.")  # renamed
+
+
+def test_heroes_and_friends_never_share_a_name() -> None:
+    assert not set(corpus.NAMES) & set(corpus.FRIEND_NAMES)
+    for text in corpus.stories(100, seed=8):
+        names = re.findall(r"named (\w+)|My name is (\w+)", text)
+        flat = [a or b for a, b in names]
+        hero = flat[0]
+        assert hero in corpus.NAMES, text
+        assert all(n == hero or n in corpus.FRIEND_NAMES for n in flat[1:]), text
 
 
 def test_held_out_pairs_never_meet_in_chat_training_data() -> None:

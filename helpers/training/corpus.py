@@ -32,6 +32,12 @@ NAMES_SHE: tuple[str, ...] = (
     "Ivy", "Luna", "Maya", "Daisy", "Sara", "Kate", "Amy", "Molly", "Poppy", "Bella",
 )
 NAMES: tuple[str, ...] = NAMES_HE + NAMES_SHE
+# The hero's friend always comes from its own list, so a story can never give two characters
+# the same name, and a small model cannot mix up who is who by copying the wrong name.
+FRIEND_NAMES: tuple[str, ...] = (
+    "Pip", "Dot", "Bo", "Kiki", "Nemo", "Coco", "Bruno", "Fifi", "Gus", "Lola",
+    "Momo", "Pepper", "Rolo", "Sunny", "Tilly", "Ziggy", "Biscuit", "Button", "Honey", "Pebble",
+)
 
 ANIMALS: tuple[str, ...] = (
     "fox", "cat", "dog", "bear", "rabbit", "mouse", "duck", "frog", "pig", "lion",
@@ -388,6 +394,10 @@ CHAT_TEMPLATES: dict[str, tuple[str, ...]] = {
         "You are welcome! I hope you liked the story.",
         "You are welcome! Ask me for another story any time.",
     ),
+    "unknown": (
+        "I only know stories about animals. Ask me for a story about a {animal} named {name}.",
+        "I am sorry, I do not know that. I can tell you a story about a {animal} instead.",
+    ),
 }
 
 # What a user may ask. ``{animal}`` and ``{name}`` come from the lists above.
@@ -405,6 +415,17 @@ REQUEST_TEMPLATES: dict[str, tuple[str, ...]] = {
     "greeting": ("Hello!", "Hi!", "Hello, who are you?"),
     "identity": ("Who are you?", "What can you do?"),
     "thanks": ("Thank you!", "Thanks, that was a nice story."),
+    # Off-topic questions: the storyteller says what it can do instead of rambling.
+    "unknown": (
+        "What is the capital of France?",
+        "What is two plus two?",
+        "Can you help me with my homework?",
+        "What time is it?",
+        "Write a poem about the sea.",
+        "How do I cook pasta?",
+        "What is the weather today?",
+        "Translate this into French.",
+    ),
 }
 
 SYSTEM_PROMPTS: tuple[str, ...] = (
@@ -471,7 +492,7 @@ HELD_OUT_PAIRS: tuple[tuple[str, str], ...] = tuple(
 _SLOT = re.compile(r"\{(\w+)\}")
 # Every slot a template may use, with the words that can fill it (used to build the checker).
 _SLOT_WORDS: dict[str, tuple[str, ...]] = {
-    "name": NAMES, "Name": NAMES, "name2": NAMES, "Name2": NAMES,
+    "name": NAMES, "Name": NAMES, "name2": FRIEND_NAMES, "Name2": FRIEND_NAMES,
     "animal": ANIMALS, "animal2": ANIMALS,
     "adj": ADJECTIVES, "adj2": ADJECTIVES,
     "home": HOMES, "place": PLACES,
@@ -500,17 +521,14 @@ class Character:
 def random_character(
     rng: random.Random,
     *,
-    animal: str | None = None,
-    name: str | None = None,
-    avoid_names: Sequence[str] = (),
+    names: Sequence[str] = NAMES,
     exclude_pairs: frozenset[tuple[str, str]] = frozenset(),
 ) -> Character:
-    """Draw a character, keeping any fixed animal/name and avoiding excluded pairs."""
+    """Draw a character whose (animal, name) pair is not excluded."""
     while True:
-        a = animal or rng.choice(ANIMALS)
-        n = name or rng.choice([x for x in NAMES if x not in avoid_names])
-        if (a, n) not in exclude_pairs or (animal and name):
-            return Character(n, a, rng.choice(ADJECTIVES))
+        animal, name = rng.choice(ANIMALS), rng.choice(names)
+        if (animal, name) not in exclude_pairs:
+            return Character(name, animal, rng.choice(ADJECTIVES))
 
 
 def _context(main: Character, friend: Character, rng: random.Random) -> dict[str, str]:
@@ -546,7 +564,7 @@ def story(
 ) -> str:
     """Write one story. ``short`` drops optional sentences (used for chat answers)."""
     main = main or random_character(rng, exclude_pairs=exclude_pairs)
-    friend = random_character(rng, avoid_names=[main.name], exclude_pairs=exclude_pairs)
+    friend = random_character(rng, names=FRIEND_NAMES)
     plot = plot or rng.choice(sorted(PLOTS))
     ctx = _context(main, friend, rng)
     if home is not None:
@@ -599,8 +617,9 @@ def dialogue(
     if rng.random() < 0.3:
         messages.append({"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
     kind = rng.choices(
-        ["animal_name", "animal_name_home", "animal", "name", "any", "greeting", "identity"],
-        weights=[60, 8, 10, 6, 6, 5, 5],
+        ["animal_name", "animal_name_home", "animal", "name", "any", "greeting", "identity",
+         "unknown"],
+        weights=[55, 12, 10, 6, 6, 4, 4, 3],
     )[0]
     main = random_character(rng, exclude_pairs=exclude_pairs)
     home = rng.choice(HOMES) if kind == "animal_name_home" else None
@@ -608,13 +627,13 @@ def dialogue(
         animal=main.animal, name=main.name, home=home
     )
     messages.append({"role": "user", "content": request})
-    if kind in ("greeting", "identity"):
+    if kind in ("greeting", "identity", "unknown"):
         reply = rng.choice(CHAT_TEMPLATES[kind]).format(animal=main.animal, name=main.name)
         messages.append({"role": "assistant", "content": reply})
         return messages
     answer = story(rng, main=main, home=home, short=True, exclude_pairs=exclude_pairs)
     messages.append({"role": "assistant", "content": answer})
-    if rng.random() < 0.1:
+    if rng.random() < 0.2:
         messages.append({"role": "user", "content": rng.choice(REQUEST_TEMPLATES["thanks"])})
         messages.append({"role": "assistant", "content": rng.choice(CHAT_TEMPLATES["welcome"])})
     return messages
@@ -705,8 +724,8 @@ def is_grammatical(text: str, *, allow_partial: bool = True) -> bool:
     return not sentence_errors(text, allow_partial=allow_partial)
 
 
-_NAME_RE = re.compile(r"\b(" + "|".join(NAMES) + r")\b")
-_INTRO_RE = re.compile(r"(?:named|My name is) (" + "|".join(NAMES) + r")\b")
+_NAME_RE = re.compile(r"\b(" + "|".join(NAMES + FRIEND_NAMES) + r")\b")
+_INTRO_RE = re.compile(r"(?:named|My name is) (" + "|".join(NAMES + FRIEND_NAMES) + r")\b")
 # Which part of the story a slot refers to. Only the main character has pronouns.
 _SLOT_ROLE = {
     "name": "main", "Name": "main", "animal": "main animal",
