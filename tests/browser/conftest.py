@@ -95,8 +95,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             from lab_driver import open_notebooks
 
             folder = ARTIFACTS / "failures"
-            folder.mkdir(parents=True, exist_ok=True)
             for number, notebook in enumerate(open_notebooks()):
+                folder.mkdir(parents=True, exist_ok=True)
                 name = f"{item.name}-{number}.png".replace("/", "_")
                 notebook.page.screenshot(path=str(folder / name), timeout=10_000)
                 report.sections.append(("browser", f"screenshot: {folder / name}"))
