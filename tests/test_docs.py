@@ -35,4 +35,5 @@ def test_readme_lists_every_lesson():
 
     readme = (ROOT / "README.md").read_text()
     for lesson in lessons(ROOT):
-        assert f"notebooks/{lesson.notebook.name}" in readme, f"README.md misses {lesson.notebook.name}"
+        name = lesson.notebook.name
+        assert f"notebooks/{name}" in readme, f"README.md misses {name}"

@@ -1,0 +1,69 @@
+"""Every lesson follows the course template (shared/DESIGN.md, "A lesson")."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from helpers.course import BEGIN, lessons
+
+SECTIONS = [
+    "Why this matters",
+    "Explanation",
+    "Analogy",
+    "Code",
+    "What just happened?",
+    "Common gotcha",
+    "Error recovery",
+    "Experienced dev note",
+    "Check your understanding",
+    "Exercises",
+]
+TEMPLATE_LESSONS = [lesson for lesson in lessons() if lesson.number != "00"]
+
+
+def _headings(nb) -> list[str]:
+    return [m.group(1).strip() for cell in nb.cells if cell.cell_type == "markdown"
+            for m in re.finditer(r"^## (.+)$", cell.source, flags=re.M)]
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_first_code_cell_prints_versions_hardware_and_model(lesson):
+    nb = nbformat.read(lesson.solution, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    first_code = next(cell for cell in nb.cells if cell.cell_type == "code")
+    assert "show_environment()" in first_code.source
+
+
+@pytest.mark.parametrize("lesson", TEMPLATE_LESSONS, ids=str)
+def test_sections_in_template_order(lesson):
+    headings = _headings(nbformat.read(lesson.solution, as_version=4))
+    positions = []
+    for section in SECTIONS:
+        found = [i for i, h in enumerate(headings) if h.startswith(section)]
+        assert found, f"{lesson.solution.name} lacks the section '## {section}'"
+        positions.append(found[0])
+    assert positions == sorted(positions), f"sections out of order: {headings}"
+
+
+@pytest.mark.parametrize("lesson", TEMPLATE_LESSONS, ids=str)
+def test_errors_are_raised_for_real_and_exercises_are_checked(lesson):
+    nb = nbformat.read(lesson.solution, as_version=4)
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    assert sum("helpers.expect_error(" in src for src in code) >= 3
+    assert any(re.search(r"helpers\.quiz\(\"\d\d\"", src) for src in code)
+    exercises = [i for i, src in enumerate(code) if BEGIN in src]
+    assert len(exercises) >= 3, "a lesson has at least three exercises"
+    for i in exercises:
+        assert i + 1 < len(code) and "helpers.check(" in code[i + 1], "each exercise has a check"
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_solutions_are_executed_in_order_with_outputs_stored(lesson):
+    """nbval can only compare outputs that are stored: a stripped solution would prove nothing."""
+    nb = nbformat.read(lesson.solution, as_version=4)
+    counts = [cell.execution_count for cell in nb.cells if cell.cell_type == "code"]
+    assert None not in counts, "every solution cell must be executed (Restart and Run All)"
+    assert counts == list(range(1, len(counts) + 1)), "cells must be executed top to bottom, once"
