@@ -72,7 +72,10 @@ def _quality(texts: Sequence[str]) -> dict[str, float]:
     n = len(texts)
     return {
         "grammatical": sum(corpus.is_grammatical(t) for t in texts) / n,
-        "coherent": sum(not corpus.coreference_errors(t) for t in texts) / n,
+        # Coherent: grammatical, and every sentence agrees with the story's cast.
+        "coherent": sum(
+            corpus.is_grammatical(t) and not corpus.coreference_errors(t) for t in texts
+        ) / n,
         "finished": sum(t.rstrip().endswith("The end.") for t in texts) / n,
     }
 
