@@ -64,7 +64,7 @@ class TrainSettings:
     cast_weight: float = 3.0
 
 
-BASE_SETTINGS = TrainSettings(steps=1000, batch_size=32, lr=3e-3, seed=1)
+BASE_SETTINGS = TrainSettings(steps=1500, batch_size=32, lr=3e-3, seed=1)
 CHAT_SETTINGS = TrainSettings(steps=1500, batch_size=32, lr=3e-3, seed=2)
 
 
