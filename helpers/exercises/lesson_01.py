@@ -12,7 +12,7 @@ from typing import Any
 
 from helpers.exercises import NotYet, exercise
 
-BUDGET = {"cpu": "2MB", "disk": "1GB"}
+BUDGET = {"cpu": "1500KB", "disk": "1GB"}
 
 
 def _expected_class_and_dtype(kind: str) -> tuple[str, Any]:
