@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tiny_model_data import CHAT_TEMPLATE, HUB_COMMIT, HUB_ID, STORY
 
 
 def pytest_configure(config):
@@ -20,19 +21,6 @@ def pytest_configure(config):
     if "FROM_PRETRAINED_PROGRESS" not in os.environ:
         folder = tempfile.mkdtemp(prefix="from-pretrained-progress-")
         os.environ["FROM_PRETRAINED_PROGRESS"] = str(Path(folder) / "progress.json")
-
-STORY = [
-    "Once upon a time there was a little fox named Leo.",
-    "The fox ran into the forest and found a friend.",
-    "They played by the river until the sun went down.",
-]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
-HUB_ID = "course-test/tiny-gpt2"
-HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
 
 def _tokenizer(specials: list[str], **named: str):
     """A byte-level BPE tokenizer trained on three sentences (no pad token)."""

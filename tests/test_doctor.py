@@ -80,7 +80,7 @@ def test_course_model_setting_offline_and_uncached_fails(offline, monkeypatch, t
 
 
 def test_course_model_setting_cached(offline, hub_cache, monkeypatch):
-    from conftest import HUB_ID
+    from tiny_model_data import HUB_ID
 
     monkeypatch.setenv("COURSE_MODEL", HUB_ID)
     check = doctor.check_course_model_setting()

@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from conftest import HUB_COMMIT, HUB_ID
+from tiny_model_data import HUB_COMMIT, HUB_ID
 
 from helpers import hub
 from helpers.errors import CourseError

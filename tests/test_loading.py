@@ -6,7 +6,7 @@ import time
 
 import pytest
 import torch
-from conftest import HUB_ID
+from tiny_model_data import HUB_ID
 
 from helpers import loading
 from helpers.errors import CourseError

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from conftest import HUB_ID
+from tiny_model_data import HUB_ID
 
 from helpers import memory
 from helpers.errors import CourseError
