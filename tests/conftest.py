@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tiny_model_data import CHAT_TEMPLATE, HUB_COMMIT, HUB_ID, STORY
+from tiny_model_data import CHAT_TEMPLATE, HUB_COMMIT, HUB_ID, bpe_tokenizer
 
 
 def pytest_configure(config):
@@ -21,22 +21,6 @@ def pytest_configure(config):
     if "FROM_PRETRAINED_PROGRESS" not in os.environ:
         folder = tempfile.mkdtemp(prefix="from-pretrained-progress-")
         os.environ["FROM_PRETRAINED_PROGRESS"] = str(Path(folder) / "progress.json")
-
-def _tokenizer(specials: list[str], **named: str):
-    """A byte-level BPE tokenizer trained on three sentences (no pad token)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320, special_tokens=specials, show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(STORY * 10, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, **named)
-
 
 @pytest.fixture(scope="session")
 def model_factory(tmp_path_factory):
@@ -58,7 +42,7 @@ def model_factory(tmp_path_factory):
             import torch
             from transformers import GPT2Config, GPT2LMHeadModel
 
-            tok = _tokenizer(["<|endoftext|>"], bos_token="<|endoftext|>",
+            tok = bpe_tokenizer(["<|endoftext|>"], bos_token="<|endoftext|>",
                              eos_token="<|endoftext|>")
             config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2,
                                 n_head=2, bos_token_id=0, eos_token_id=0)
@@ -71,7 +55,7 @@ def model_factory(tmp_path_factory):
             from transformers import LlamaConfig, LlamaForCausalLM
 
             specials = ["<s>", "</s>", "<|user|>", "<|assistant|>", "<|end|>"]
-            tok = _tokenizer(specials, bos_token="<s>", eos_token="</s>")
+            tok = bpe_tokenizer(specials, bos_token="<s>", eos_token="</s>")
             tok.chat_template = CHAT_TEMPLATE
             config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                                  num_hidden_layers=2, num_attention_heads=2,

@@ -8,13 +8,13 @@ import threading
 
 import pytest
 import torch
+from tiny_model_data import CHAT_TEMPLATE, STORY, bpe_tokenizer
 from transformers import (
     GenerationConfig,
     GPT2Config,
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
-    PreTrainedTokenizerFast,
 )
 
 from helpers.generation import (
@@ -24,33 +24,6 @@ from helpers.generation import (
     measure_speed,
     stream_text,
 )
-
-TEXT = [
-    "Once upon a time there was a little fox named Leo.",
-    "The fox ran into the forest and found a friend.",
-    "They played by the river until the sun went down.",
-]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
-
-
-def bpe_tokenizer(specials: list[str], **named: str) -> PreTrainedTokenizerFast:
-    """A byte-level BPE trained in-process on three sentences (no pad token)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=specials,
-        show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    bpe.train_from_iterator(TEXT * 10, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, **named)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -311,7 +284,7 @@ def test_kv_cache_makes_decoding_faster():
     )  # fmt: skip
     torch.manual_seed(0)
     model = GPT2LMHeadModel(config).eval()
-    prompt = " ".join(TEXT * 2)
+    prompt = " ".join(STORY * 2)
     kw = {"max_new_tokens": 8, "repeats": 3}
     cached = measure_speed(model, tok, prompt, use_cache=True, **kw)
     uncached = measure_speed(model, tok, prompt, use_cache=False, **kw)
