@@ -173,7 +173,9 @@ def decide(caps: Capabilities) -> Recommendation:
         if caps.bf16_native:
             dtype, reason = torch.bfloat16, (
                 f"this CPU computes in bf16 natively ({caps.bf16_evidence}): half the memory of "
-                "float32 and a little faster. Pass dtype='auto' to keep the checkpoint's dtype."
+                "float32, and faster on large matrix products (on tiny models per-step overhead "
+                "dominates: `make bench` measures both). Pass dtype='auto' to keep the "
+                "checkpoint's dtype."
             )
         else:
             dtype, reason = torch.float32, (
