@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers.display import format_bytes
 from helpers.errors import CourseError, Diagnosis
 
 __all__ = ["RULES", "ExpectedError", "Rule", "diagnose", "expect_error"]
@@ -141,18 +142,6 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def human_bytes(n: float | int | None) -> str:
-    """``1536 -> '1.5 KiB'``: binary units, the ones torch's own messages use."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
-
-
 def _transformers_version() -> str:
     try:
         import transformers
@@ -261,11 +250,11 @@ def _display_path(path: Path) -> str:
 def _ctx_memory(facts: Facts) -> str:
     need, free = facts.ctx("need_bytes"), facts.ctx("free_bytes")
     if need is not None and free is not None:
-        return f" Loading this model needs ~{human_bytes(need)}, and {human_bytes(free)} is free."
+        return f" Loading this model needs ~{format_bytes(need)}, and {format_bytes(free)} is free."
     if need is not None:
-        return f" Loading this model needs ~{human_bytes(need)}."
+        return f" Loading this model needs ~{format_bytes(need)}."
     if free is not None:
-        return f" {human_bytes(free)} is free."
+        return f" {format_bytes(free)} is free."
     return ""
 
 
@@ -513,7 +502,7 @@ def _corrupt_safetensors(facts: Facts, m: re.Match[str] | None, exc: BaseExcepti
         if head.startswith(b"version https://git-lfs"):
             detail = " It is a Git LFS pointer (a small text file), not the weights."
         else:
-            detail = f" It is {human_bytes(size)} on disk."
+            detail = f" It is {format_bytes(size)} on disk."
     cause = (
         f"{name} is not a valid safetensors file ({reason}).{detail} The download or copy was "
         "interrupted, the file was truncated or overwritten, or it never was a weights file."
@@ -543,7 +532,7 @@ def _corrupt_safetensors(facts: Facts, m: re.Match[str] | None, exc: BaseExcepti
 
 
 def _cpu_oom(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
-    asked = f" ({human_bytes(int(m.group('n')))} in one block)" if m and m.group("n") else ""
+    asked = f" ({format_bytes(int(m.group('n')))} in one block)" if m and m.group("n") else ""
     return Diagnosis(
         "Out of memory (RAM)",
         f"The operating system refused an allocation{asked}: the model, or one tensor, does "

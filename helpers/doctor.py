@@ -162,7 +162,7 @@ def check_bf16() -> Check:
 def check_ram() -> Check:
     import psutil
 
-    from helpers.hardware import format_bytes
+    from helpers.display import format_bytes
 
     vm = psutil.virtual_memory()
     detail = f"{format_bytes(vm.available)} free of {format_bytes(vm.total)}"
@@ -184,7 +184,7 @@ def _existing_parent(path: Path) -> Path:
 def check_disk() -> Check:
     from huggingface_hub import constants
 
-    from helpers.hardware import format_bytes
+    from helpers.display import format_bytes
 
     where = _existing_parent(Path(constants.HF_HUB_CACHE))
     free = shutil.disk_usage(where).free

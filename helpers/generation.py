@@ -8,7 +8,6 @@ so that lessons can show the raw call first and then use the helper without hidi
 
 from __future__ import annotations
 
-import html
 import statistics
 import threading
 import time
@@ -28,6 +27,8 @@ from transformers import (
     TextStreamer,
     set_seed,
 )
+
+from helpers.display import html_table, text_table
 
 __all__ = [
     "DECODING_PRESETS",
@@ -357,15 +358,10 @@ class SpeedReport:
         ]
 
     def __str__(self) -> str:
-        width = max(len(k) for k, _ in self._rows())
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in self._rows())
+        return text_table(self._rows())
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        return f"<table class='fp-speed'>{rows}</table>"
+        return html_table(self._rows(), css_class="fp-table fp-speed")
 
 
 def measure_speed(

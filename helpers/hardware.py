@@ -7,7 +7,6 @@ The decision is a pure function of measured capabilities (:func:`decide`), so a 
 
 from __future__ import annotations
 
-import html
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from importlib import metadata
 import psutil
 import torch
 
-from helpers.display import ShowsAsText
+from helpers.display import ShowsAsText, format_bytes, html_table, text_table
 
 # CPU instruction sets that run bf16 arithmetic in hardware (names as torch.cpu.get_capabilities)
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16", "sve_bf16", "bf16")
@@ -61,10 +60,10 @@ class Recommendation(ShowsAsText):
         ]
 
     def __str__(self) -> str:
-        return _table(self.rows())
+        return text_table(self.rows())
 
     def _repr_html_(self) -> str:
-        return _html_table(self.rows(), "Recommended settings")
+        return html_table(self.rows(), "Recommended settings")
 
 
 # --------------------------------------------------------------------------- measuring
@@ -273,13 +272,13 @@ class Environment:
     rows: list[tuple[str, str]]
 
     def __str__(self) -> str:
-        return _table(self.rows)
+        return text_table(self.rows)
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        return _html_table(self.rows, "Environment")
+        return html_table(self.rows, "Environment")
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.rows)
@@ -310,35 +309,6 @@ def show_environment(*, kind: str = "base") -> Environment:
         ("course model", f"{course_model(kind)} ({course_model_origin(kind)})"),
     ]
     return Environment(rows)
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def format_bytes(n: int | float | None) -> str:
-    """Human-readable bytes in binary units (1 MiB = 1024**2 bytes), as memory tools report."""
-    if n is None:
-        return "unknown"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
-
-
-def _table(rows: list[tuple[str, str]]) -> str:
-    width = max((len(k) for k, _ in rows), default=0)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-
-def _html_table(rows: list[tuple[str, str]], caption: str) -> str:
-    body = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-        f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table class='fp-table'><caption>{html.escape(caption)}</caption>{body}</table>"
 
 
 __all__ = [

@@ -16,7 +16,6 @@ with the original exception chained underneath.
 from __future__ import annotations
 
 import contextlib
-import html
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -25,13 +24,12 @@ from typing import Any, NamedTuple
 
 import torch
 
-from helpers.display import ShowsAsText
+from helpers.display import ShowsAsText, format_bytes, html_table, text_table
 from helpers.errors import CourseError, Diagnosis
 from helpers.hardware import (
     DTYPE_NAMES,
     available_devices,
     dtype_name,
-    format_bytes,
     parse_dtype,
     recommend,
 )
@@ -105,20 +103,13 @@ class LoadReport(ShowsAsText):
         return rows
 
     def summary(self, stable: bool = False) -> str:
-        rows = self.rows(stable)
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+        return text_table(self.rows(stable))
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self.rows()
-        )
-        return f"<table class='fp-table'><caption>Load report</caption>{body}</table>"
+        return html_table(self.rows(), "Load report")
 
 
 def _format_device_map(device_map: dict[str, str]) -> str:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from helpers.display import ShowsAsText
+from helpers.display import ShowsAsText, format_bytes, html_table, text_table
 from helpers.errors import CourseError, Diagnosis
-from helpers.hardware import dtype_name, format_bytes, parse_dtype
+from helpers.hardware import dtype_name, parse_dtype
 
 # safetensors header dtype -> torch dtype (for checkpoints whose config names no dtype)
 _SAFETENSORS_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16,
@@ -51,9 +51,7 @@ class MemoryEstimate(ShowsAsText):
         ]
 
     def __str__(self) -> str:
-        rows = self.rows()
-        width = max(len(k) for k, _ in rows)
-        lines = [f"{k:<{width}}  {v}" for k, v in rows]
+        lines = [text_table(self.rows())]
         if self.modules:
             name_w = max(len(n) for n, _, _ in self.modules)
             lines.append("per module:")
@@ -63,15 +61,13 @@ class MemoryEstimate(ShowsAsText):
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        head = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                       for k, v in self.rows())
         parts = "".join(
             f"<tr><td style='text-align:left'>{esc(n)}</td><td>{esc(format_bytes(b))}</td>"
             f"<td style='text-align:left'>{esc(note)}</td></tr>"
             for n, b, note in self.modules
         )
-        return (f"<table class='fp-table'><caption>Memory estimate (weights only)</caption>{head}"
-                f"</table><table class='fp-table'><tr><th>module</th><th>bytes</th><th></th></tr>"
+        return (html_table(self.rows(), "Memory estimate (weights only)")
+                + f"<table class='fp-table'><tr><th>module</th><th>bytes</th><th></th></tr>"
                 f"{parts}</table>")
 
 
