@@ -34,7 +34,7 @@ from helpers.hardware import (
     recommend,
 )
 from helpers.hub import ResolvedModel, course_model, resolve
-from helpers.memory import bytes_by_device, footprint
+from helpers.memory import bytes_by_device, footprint, placement_name
 
 #: device_map strategies from_pretrained accepts (transformers 5.x; "auto" == "balanced")
 STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
@@ -142,7 +142,7 @@ def make_report(model, tokenizer, resolved: ResolvedModel, seconds: float) -> Lo
 
     device_map = getattr(model, "hf_device_map", None)
     if device_map:
-        device_map = {k: _placement(v) for k, v in device_map.items()}
+        device_map = {k: placement_name(v) for k, v in device_map.items()}
     else:
         device_map = {"": str(model.device)}
     dtypes = tuple(sorted({dtype_name(p.dtype) for p in model.parameters()}))
@@ -159,10 +159,6 @@ def make_report(model, tokenizer, resolved: ResolvedModel, seconds: float) -> Lo
         load_seconds=round(seconds, 3),
         transformers_version=transformers.__version__,
     )
-
-
-def _placement(value: object) -> str:
-    return f"cuda:{value}" if isinstance(value, int) else str(value)
 
 
 # --------------------------------------------------------------------------- validation

@@ -233,13 +233,14 @@ def bytes_by_device(model: torch.nn.Module) -> dict[str, int]:
         place = str(tensor.device)
         for prefix in prefixes:
             if prefix == "" or name == prefix or name.startswith(prefix + "."):
-                place = _placement(device_map[prefix])
+                place = placement_name(device_map[prefix])
                 break
         totals[place] = totals.get(place, 0) + tensor.numel() * tensor.element_size()
     return totals
 
 
-def _placement(value: object) -> str:
+def placement_name(value: object) -> str:
+    """A device_map value as a device name: accelerate writes GPU indices as bare ints."""
     if isinstance(value, int):
         return f"cuda:{value}"
     return str(value)
@@ -247,5 +248,5 @@ def _placement(value: object) -> str:
 
 __all__ = [
     "MemoryEstimate", "bytes_by_device", "checkpoint_dtype", "empty_model", "estimate_memory",
-    "footprint", "plan_device_map",
+    "footprint", "placement_name", "plan_device_map",
 ]
