@@ -16,13 +16,14 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast lint models notebooks bench doctor clean
+.PHONY: help venv lab test test-fast lint models notebooks execute bench doctor clean
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
 	@echo "make test       run the whole test suite: unit, notebooks (nbval), browser, lint"
 	@echo "make doctor     check this machine: versions, devices, bf16, memory, course models"
 	@echo "make notebooks  regenerate the student notebooks/ from solutions/"
+	@echo "make execute    re-run solutions/ in place (LESSONS=\"01\" for one), then notebooks/"
 	@echo "make models     retrain the bundled models from scratch (~15 min on 2 cores)"
 	@echo "make bench      print measured speed and memory ratios"
 	@echo "make clean      remove .venv and caches"
@@ -52,6 +53,10 @@ lint: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m helpers notebooks
+
+# Re-run solutions/ in place with the bundled models (LESSONS="01 02" for some), then notebooks/.
+execute: $(STAMP)
+	$(BIN)/python -m helpers execute $(LESSONS)
 
 models: $(STAMP)
 	$(BIN)/python -m helpers.training.train

@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "expect_error": "helpers.diagnosis",
     # finding and loading models
     "course_model": "helpers.hub",
+    "course_model_name": "helpers.hub",
+    "checkpoint_folder": "helpers.hub",
     "resolve": "helpers.hub",
     "bundled_models": "helpers.models",
     "bundled_path": "helpers.models",

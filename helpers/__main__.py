@@ -12,7 +12,10 @@ COMMANDS = {
     "doctor": ("helpers.doctor", "check this machine and the course models: [OK]/[WARN]/[FAIL]"),
     "prefetch": ("helpers.hub", "download hub models into the cache for offline use"),
     "notebooks": ("helpers.course", "write notebooks/ from solutions/ (--check: verify)"),
+    "execute": ("helpers.course", "re-run solutions/ in place (bundled models), then notebooks/"),
 }
+# command -> the function of its module that runs it (default: cli)
+ENTRY = {"execute": "execute_cli"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<10} {what}")
         return 0 if argv and argv[0] in {"-h", "--help"} else 2
     module, _ = COMMANDS[argv[0]]
-    return int(importlib.import_module(module).cli(argv[1:]) or 0)
+    run = getattr(importlib.import_module(module), ENTRY.get(argv[0], "cli"))
+    return int(run(argv[1:]) or 0)
 
 
 if __name__ == "__main__":

@@ -368,3 +368,83 @@ def cli(argv: list[str] | None = None) -> int:
         )
     print(f"{len(written)} written, {len(lessons(root)) - len(written)} already current")
     return 0
+
+
+# --------------------------------------------------------------------------- executing solutions
+
+#: the environment solutions are executed in: the bundled models, a fixed quiz order, offline,
+#: and a throw-away progress file (running the solutions must never credit a learner)
+EXECUTE_ENV_UNSET = ("COURSE_MODEL", "COURSE_CHAT_MODEL")
+
+
+def execute_solution(solution: Path, timeout: int = 600) -> None:
+    """Restart-and-run-all one solution notebook in place, in the course's reference setting.
+
+    The kernel starts in ``solutions/`` (as JupyterLab and nbval start it) with the bundled
+    models, ``HF_HUB_OFFLINE=1`` and a temporary progress file. Stored outputs are then what
+    nbval compares, so this is how a lesson's outputs are (re)made after an edit.
+    """
+    import os
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = _read(solution)
+    saved = {k: os.environ.get(k) for k in (*EXECUTE_ENV_UNSET, "FROM_PRETRAINED_PROGRESS",
+                                               "FROM_PRETRAINED_QUIZ_SEED", "HF_HUB_OFFLINE")}
+    with tempfile.TemporaryDirectory(prefix="from-pretrained-execute-") as scratch:
+        for key in EXECUTE_ENV_UNSET:
+            os.environ.pop(key, None)
+        os.environ["FROM_PRETRAINED_PROGRESS"] = str(Path(scratch) / "progress.json")
+        os.environ["FROM_PRETRAINED_QUIZ_SEED"] = "lesson"
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(solution.parent)}}).execute()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    _after_execute(nb)
+    solution.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+
+
+def _after_execute(nb: Any) -> None:
+    """Post-process stored outputs: no saved widget state (the course never stores it: a reopened
+    notebook must not show stale widgets), and widget views get their saved-notebook fallback."""
+    nb.metadata.pop("widgets", None)
+    try:
+        from helpers.widgets import saved_output_fallback
+    except ImportError:  # pragma: no cover - older widgets module
+        return
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [saved_output_fallback(output) for output in cell.outputs]
+
+
+def execute_cli(argv: list[str] | None = None) -> int:
+    """``python -m helpers execute [NN ...]``: re-execute solutions, then regenerate notebooks/."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers execute",
+        description="Restart and run all of solutions/NN_*.ipynb in place (bundled models, "
+        "offline), then write notebooks/ from them.",
+    )
+    parser.add_argument("lessons", nargs="*", metavar="NN", help="lesson numbers (default: all)")
+    args = parser.parse_args(argv)
+    wanted = {lesson_id(n) for n in args.lessons}
+    chosen = [les for les in lessons() if not wanted or les.number in wanted]
+    if wanted - {les.number for les in chosen}:
+        print(f"no such lesson: {', '.join(sorted(wanted - {les.number for les in chosen}))}",
+              file=sys.stderr)
+        return 2
+    import time
+
+    for lesson in chosen:
+        start = time.perf_counter()
+        execute_solution(lesson.solution)
+        print(f"executed {lesson.solution.relative_to(ROOT)} "
+              f"({time.perf_counter() - start:.1f} s)")
+    return cli([])

@@ -293,7 +293,7 @@ def package_version(name: str) -> str:
 
 def show_environment(*, kind: str = "base") -> Environment:
     """Versions of the libraries, the device, native bf16, free RAM and the course model."""
-    from helpers.hub import course_model, course_model_origin
+    from helpers.hub import course_model_name, course_model_origin
 
     rec = recommend()
     caps = rec.capabilities
@@ -306,7 +306,7 @@ def show_environment(*, kind: str = "base") -> Environment:
          + (f" ({caps.bf16_evidence})" if caps and caps.bf16_evidence else "")),
         ("free RAM", format_bytes(psutil.virtual_memory().available)),
         ("recommended dtype", dtype_name(rec.dtype)),
-        ("course model", f"{course_model(kind)} ({course_model_origin(kind)})"),
+        ("course model", f"{course_model_name(kind)} ({course_model_origin(kind)})"),
     ]
     return Environment(rows)
 

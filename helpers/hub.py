@@ -49,6 +49,11 @@ class ResolvedModel:
     """the folder on disk holding the files, when known before loading (not for downloads)"""
     revision: str | None = None
 
+    @property
+    def name(self) -> str:
+        """A short, machine-independent name for outputs (see :func:`model_label`)."""
+        return model_label(self.requested)
+
     def __str__(self) -> str:
         where = self.location if self.folder in (None, self.location) else (
             f"{self.location} ({self.folder})"
@@ -60,13 +65,60 @@ class ResolvedModel:
 
 
 def course_model(kind: str = "base") -> str:
-    """The model the lessons use: ``$COURSE_MODEL`` (``$COURSE_CHAT_MODEL`` for chat) or bundled.
+    """The model the lessons use, as ``from_pretrained`` itself accepts it.
 
-    The value may be a bundled name, a local folder or a hub id; :func:`resolve` tells which.
+    ``$COURSE_MODEL`` (``$COURSE_CHAT_MODEL`` for chat) or the bundled model of that kind: a
+    bundled short name becomes its folder path, a folder its absolute path, and a hub id stays
+    an id. So ``AutoModelForCausalLM.from_pretrained(helpers.course_model())`` works as it is,
+    offline. :func:`course_model_name` is the short name to print.
     """
     env = _env_name(kind)
-    value = os.environ.get(env, "").strip()
-    return value or DEFAULT_MODEL[kind]
+    value = os.environ.get(env, "").strip() or DEFAULT_MODEL[kind]
+    return pretrained_location(value)
+
+
+def course_model_name(kind: str = "base") -> str:
+    """The course model's short name for outputs: ``stories-base``, a folder's name, a hub id."""
+    return model_label(course_model(kind))
+
+
+def pretrained_location(name_or_path: str | os.PathLike) -> str:
+    """What ``from_pretrained`` accepts for a name: a bundled short name becomes its folder, an
+    existing folder its absolute path; anything else (a hub id) is returned unchanged."""
+    name = os.fspath(name_or_path)
+    if name in BUNDLED:
+        return str(bundled_path(name))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    return name
+
+
+def model_label(name_or_path: str | os.PathLike) -> str:
+    """A short name that holds no machine path: a bundled model's short name, a local folder's
+    own name, or the hub id as it is."""
+    name = os.fspath(name_or_path)
+    bundled = bundled_name(name)
+    if bundled:
+        return bundled
+    if looks_like_path(name) or Path(name).expanduser().is_dir():
+        return Path(name).expanduser().name or name
+    return name
+
+
+def bundled_name(name_or_path: str | os.PathLike) -> str | None:
+    """The bundled model's short name when ``name_or_path`` is one or is its folder, else None."""
+    name = os.fspath(name_or_path)
+    if name in BUNDLED:
+        return name
+    try:
+        folder = Path(name).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return None
+    for short in BUNDLED:
+        if folder == bundled_path(short).resolve():
+            return short
+    return None
 
 
 def course_model_origin(kind: str = "base") -> str:
@@ -169,8 +221,9 @@ def resolve(name_or_path: str | os.PathLike, *, revision: str | None = None) -> 
     (validated, then found in the cache or downloaded; offline with no cached copy is an error).
     """
     requested = os.fspath(name_or_path)
-    if requested in BUNDLED:
-        folder = bundled_path(requested)
+    short = bundled_name(requested)
+    if short is not None:
+        folder = bundled_path(short)
         if not folder.is_dir():
             raise CourseError(
                 Diagnosis(
@@ -222,6 +275,24 @@ def resolve(name_or_path: str | os.PathLike, *, revision: str | None = None) -> 
         return ResolvedModel(requested, requested, "hub cache", True, cached_folder, revision)
     why, error = problem
     raise CourseError(_not_available_offline(requested, why, revision)) from error
+
+
+def checkpoint_folder(name_or_path: str | os.PathLike, *, revision: str | None = None) -> Path:
+    """The folder on this machine that holds a model's files (config, weights, tokenizer).
+
+    A bundled or local folder is returned as it is; for a hub id, its snapshot folder in the hub
+    cache (``huggingface_hub.snapshot_download``: from the cache when offline, else fetching the
+    config, safetensors and tokenizer files that are missing).
+    """
+    resolved = resolve(name_or_path, revision=revision)
+    if resolved.folder and resolved.source != "hub cache":
+        return Path(resolved.folder)
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(
+        resolved.location, revision=revision, local_files_only=resolved.local_files_only,
+        allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"],
+    ))
 
 
 def looks_like_path(name: str) -> bool:

@@ -81,8 +81,8 @@ class LoadReport(ShowsAsText):
         return data
 
     def _stable_name(self) -> str:
-        """A local folder's name without the machine-specific path in front of it."""
-        return Path(self.requested).name if self.source == "local folder" else self.requested
+        """``requested`` is already a short name (no machine path): see ``hub.model_label``."""
+        return self.requested
 
     def rows(self, stable: bool = False) -> list[tuple[str, str]]:
         placements = ", ".join(f"{k}: {format_bytes(v)}" for k, v in self.bytes_by_device.items())
@@ -147,7 +147,7 @@ def make_report(model, tokenizer, resolved: ResolvedModel, seconds: float) -> Lo
         device_map = {"": str(model.device)}
     dtypes = tuple(sorted({dtype_name(p.dtype) for p in model.parameters()}))
     return LoadReport(
-        requested=resolved.requested,
+        requested=resolved.name,
         source=resolved.source,
         location=resolved.location,
         model_class=type(model).__name__,

@@ -155,6 +155,8 @@ def test_lesson_00_course_model_name(monkeypatch):
         "❌ not yet: you have not set `course_model_name` yet"
     )
     assert check("00", "course-model-name", course_model_name=helpers.course_model()).correct
+    assert check("00", "course-model-name", course_model_name="stories-base").correct
+    assert not check("00", "course-model-name", course_model_name="stories-chat").correct
     monkeypatch.setenv("COURSE_MODEL", "HuggingFaceTB/SmolLM2-135M")
     assert not check("00", "course-model-name", course_model_name="stories-base").correct
     assert check("00", "course-model-name", course_model_name="HuggingFaceTB/SmolLM2-135M")

@@ -22,16 +22,37 @@ def _no_course_env(monkeypatch):
 # --------------------------------------------------------------------------- course_model
 
 
-def test_course_model_defaults_to_bundled():
-    assert hub.course_model() == DEFAULT_MODEL["base"]
-    assert hub.course_model("chat") == DEFAULT_MODEL["chat"]
+def test_course_model_defaults_to_bundled_folder(bundled):
+    """What from_pretrained accepts as it is: the bundled folder, not the short name."""
+    assert hub.course_model() == str(bundled / DEFAULT_MODEL["base"])
+    assert hub.course_model("chat") == str(bundled / DEFAULT_MODEL["chat"])
+    assert hub.course_model_name() == DEFAULT_MODEL["base"]
+    assert hub.course_model_name("chat") == DEFAULT_MODEL["chat"]
     assert "bundled default" in hub.course_model_origin()
+
+
+def test_course_model_env_with_a_bundled_name(bundled, monkeypatch):
+    monkeypatch.setenv("COURSE_MODEL", "stories-chat")
+    assert hub.course_model() == str(bundled / "stories-chat")
+    assert hub.course_model_name() == "stories-chat"
+
+
+def test_course_model_env_with_a_folder(tiny_gpt2, monkeypatch):
+    monkeypatch.setenv("COURSE_MODEL", str(tiny_gpt2))
+    assert hub.course_model() == str(tiny_gpt2.resolve())
+    assert hub.course_model_name() == tiny_gpt2.name
+
+
+def test_bundled_folder_resolves_as_bundled_with_its_short_name(bundled):
+    r = hub.resolve(hub.course_model("chat"))
+    assert (r.source, r.name) == ("bundled", "stories-chat")
+    assert hub.model_label("org/model") == "org/model"
 
 
 def test_course_model_follows_environment(monkeypatch):
     monkeypatch.setenv("COURSE_MODEL", "gpt2")
     monkeypatch.setenv("COURSE_CHAT_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
-    assert hub.course_model() == "gpt2"
+    assert hub.course_model() == hub.course_model_name() == "gpt2"
     assert hub.course_model("chat") == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert "COURSE_MODEL" in hub.course_model_origin("base")
 

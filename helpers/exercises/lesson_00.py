@@ -7,17 +7,18 @@ from helpers.exercises import NotYet, exercise
 
 @exercise("00", "course-model-name", title="Find the name of the model this course uses")
 def course_model_name(course_model_name: str) -> bool:
-    """Set ``course_model_name`` to the name ``helpers.course_model()`` returns."""
-    from helpers.hub import course_model
+    """Set ``course_model_name`` to the name ``helpers.course_model_name()`` returns (the folder
+    or id that ``helpers.course_model()`` returns names the same model and counts too)."""
+    from helpers import hub
 
-    expected = course_model()
+    expected = hub.course_model_name()
     if not isinstance(course_model_name, str):
         raise NotYet(
             f"`course_model_name` should be text (a str), not {type(course_model_name).__name__}"
         )
-    if course_model_name.strip() != expected:
+    if course_model_name.strip() not in {expected, hub.course_model()}:
         raise NotYet(
             f"`course_model_name` is {course_model_name!r}, but this course is using another "
-            "model; call helpers.course_model() and keep what it returns"
+            "model; call helpers.course_model_name() and keep what it returns"
         )
     return True

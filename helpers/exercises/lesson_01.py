@@ -12,7 +12,17 @@ from typing import Any
 
 from helpers.exercises import NotYet, exercise
 
-BUDGET = {"cpu": "1500KB", "disk": "1GB"}
+
+
+def budget() -> dict:
+    """Exercise 3's max_memory: a quarter of the base model's float32 weights on the CPU."""
+    import torch
+
+    from helpers.hub import course_model
+    from helpers.memory import estimate_memory
+
+    quarter = estimate_memory(course_model("base"), dtype=torch.float32).total_bytes // 4
+    return {"cpu": quarter, "disk": "1GB"}
 
 
 def _expected_class_and_dtype(kind: str) -> tuple[str, Any]:
@@ -74,7 +84,7 @@ def budget_placement(placement_counts: dict) -> bool:
 
     if not isinstance(placement_counts, dict):
         raise NotYet("`placement_counts` should be a dict such as {'cpu': 3, 'disk': 5}")
-    plan = plan_device_map(course_model("base"), max_memory=BUDGET, dtype=torch.float32)
+    plan = plan_device_map(course_model("base"), max_memory=budget(), dtype=torch.float32)
     expected = dict(Counter(str(v) for v in plan.values()))
     got = {str(k): v for k, v in placement_counts.items()}
     if got == expected:
