@@ -193,12 +193,34 @@ def plan_device_map(
     from accelerate import infer_auto_device_map
 
     try:
-        device_map = infer_auto_device_map(
-            model, max_memory=max_memory, no_split_module_classes=model._no_split_modules
+        device_map = infer_auto_device_map(  # a copy: accelerate rewrites the sizes in place
+            model, max_memory=dict(max_memory), no_split_module_classes=model._no_split_modules
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise CourseError(_bad_max_memory(max_memory, str(exc))) from exc
     return dict(device_map)
+
+
+def offload_budget(
+    name_or_path: str | os.PathLike,
+    dtype: object = "auto",
+    *,
+    revision: str | None = None,
+    disk: str = "100GB",
+) -> dict[str, int | str]:
+    """A ``max_memory`` under which part of this model stays in CPU memory and the rest goes to
+    disk: the smallest CPU budget, in steps of a tenth of the weights (from 3/10 up), for which
+    :func:`plan_device_map` uses both. For showing offloading on whatever model is in use: a fixed
+    fraction would send a model whose embedding is large straight to disk as a whole.
+    """
+    name = os.fspath(name_or_path)
+    total = estimate_memory(name, dtype, revision=revision).total_bytes
+    for tenths in range(3, 10):
+        budget: dict[str, int | str] = {"cpu": total * tenths // 10, "disk": disk}
+        places = set(plan_device_map(name, budget, dtype, revision=revision).values())
+        if {"cpu", "disk"} <= places:
+            return budget
+    return {"cpu": total // 2, "disk": disk}  # one unsplittable module: it all goes one way
 
 
 def _bad_max_memory(max_memory: object, detail: str) -> Diagnosis:
@@ -248,5 +270,5 @@ def placement_name(value: object) -> str:
 
 __all__ = [
     "MemoryEstimate", "bytes_by_device", "checkpoint_dtype", "empty_model", "estimate_memory",
-    "footprint", "placement_name", "plan_device_map",
+    "footprint", "offload_budget", "placement_name", "plan_device_map",
 ]

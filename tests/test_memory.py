@@ -130,3 +130,22 @@ def test_footprint_and_bytes_by_device(tiny_gpt2):
     split = memory.bytes_by_device(model)
     assert split["disk"] == sum(p.numel() * 4 for p in model.transformer.h.parameters())
     assert split["cpu"] + split["disk"] == memory.footprint(model)
+
+
+def test_plan_device_map_leaves_the_callers_budget_as_it_was(tiny_gpt2):
+    budget = {"cpu": "1MB", "disk": "1GB"}
+    memory.plan_device_map(tiny_gpt2, budget, dtype="float32")
+    assert budget == {"cpu": "1MB", "disk": "1GB"}
+
+
+def test_offload_budget_splits_the_model_between_memory_and_disk(tiny_gpt2):
+    budget = memory.offload_budget(tiny_gpt2, dtype="float32")
+    total = memory.estimate_memory(tiny_gpt2, dtype="float32").total_bytes
+    assert budget["disk"] == "100GB" and 0 < budget["cpu"] < total
+    places = set(memory.plan_device_map(tiny_gpt2, budget, dtype="float32").values())
+    assert places == {"cpu", "disk"}
+    tenths = round(10 * budget["cpu"] / total)
+    for smaller in range(3, tenths):  # the smallest tenth that splits, from 3/10 up
+        plan = memory.plan_device_map(tiny_gpt2, {"cpu": total * smaller // 10, "disk": "1GB"},
+                                      dtype="float32")
+        assert set(plan.values()) != {"cpu", "disk"}

@@ -13,16 +13,14 @@ from typing import Any
 from helpers.exercises import NotYet, exercise
 
 
-
 def budget() -> dict:
-    """Exercise 3's max_memory: a quarter of the base model's float32 weights on the CPU."""
+    """Exercise 3's max_memory: the lesson's offload budget for the base model in float32."""
     import torch
 
     from helpers.hub import course_model
-    from helpers.memory import estimate_memory
+    from helpers.memory import offload_budget
 
-    quarter = estimate_memory(course_model("base"), dtype=torch.float32).total_bytes // 4
-    return {"cpu": quarter, "disk": "1GB"}
+    return offload_budget(course_model("base"), dtype=torch.float32)
 
 
 def _expected_class_and_dtype(kind: str) -> tuple[str, Any]:
