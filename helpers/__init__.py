@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "quiz": "helpers.widgets",
     "check": "helpers.exercises",
     "progress_summary": "helpers.progress",
+    "reset_progress": "helpers.progress",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,6 +13,8 @@ COMMANDS = {
     "prefetch": ("helpers.hub", "download hub models into the cache for offline use"),
     "notebooks": ("helpers.course", "write notebooks/ from solutions/ (--check: verify)"),
     "execute": ("helpers.course", "re-run solutions/ in place (bundled models), then notebooks/"),
+    "progress": ("helpers.progress", "show your progress (--reset [NN]: forget it)"),
+    "my-work": ("helpers.my_work", "copy the lessons into my-work/, which git pull never touches"),
 }
 # command -> the function of its module that runs it (default: cli)
 ENTRY = {"execute": "execute_cli"}

@@ -5,6 +5,24 @@ never in the course repository, so it survives ``git pull`` and is never committ
 environment variable ``FROM_PRETRAINED_PROGRESS`` points it at another file (tests, shared
 machines). Progress is a convenience: a file that cannot be read is reported, set aside and
 started afresh, and a file that cannot be written is reported once; neither stops a lesson.
+
+What "done" means (what :func:`progress_summary` counts):
+
+* an **exercise** is done when its *latest* check said correct: the record follows the check
+  cell, so breaking a solved exercise and checking again makes it "not yet" again;
+* a **choice or predict question** is done once it has been answered correctly. Picking other
+  options afterwards, to read why they are wrong, does not undo it (``last_correct`` still
+  says how the latest check went);
+* an **open question** is done once its model answer has been shown (the hint alone is not).
+
+Running ``solutions/`` (in JupyterLab, nbval or nbclient) never records anything: the course's
+own runs of its worked solutions must not credit or change a learner's progress. A solution
+notebook is recognised by the kernel's ``JPY_SESSION_NAME`` (the notebook path jupyter_server
+gives the kernel) or, where that is unset, by the kernel's working directory (nbval and nbclient
+start the kernel in the notebook's folder): a folder named ``solutions`` holding lesson files.
+
+``reset_progress()`` (or ``python -m helpers progress --reset [NN]``) forgets one lesson or
+everything; the file before a reset is kept as ``progress.json.bak``.
 """
 
 from __future__ import annotations
@@ -12,6 +30,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -128,16 +149,57 @@ def _warn_once(key: tuple[str, Path], message: str) -> None:
         warnings.warn(message, ProgressWarning, stacklevel=4)
 
 
-def _update(lesson: str | int, section: str, item_id: str, **fields: Any) -> dict[str, Any]:
+_LESSON_NOTEBOOK = re.compile(r"^\d\d_[\w-]+\.ipynb$")
+SESSION_ENV = "JPY_SESSION_NAME"
+
+
+def _is_solutions_folder(folder: Path) -> bool:
+    """True for a folder named ``solutions`` that holds lesson notebooks (``NN_topic.ipynb``)."""
+    if folder.name != "solutions":
+        return False
+    try:
+        return any(_LESSON_NOTEBOOK.match(p.name) for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def solution_run() -> str | None:
+    """Why this process runs a solution notebook (so must not record), or None.
+
+    Either sign is enough: ``$JPY_SESSION_NAME`` (set by jupyter_server for the kernel of a
+    notebook opened in JupyterLab) names a lesson notebook inside ``solutions/``, or the
+    working directory is a ``solutions/`` folder of lesson notebooks (nbval, nbclient and
+    JupyterLab start a notebook's kernel in the notebook's folder).
+    """
+    session = os.environ.get(SESSION_ENV, "").strip()
+    if session:
+        notebook = Path(session)
+        if notebook.parent.name == "solutions" and _LESSON_NOTEBOOK.match(notebook.name):
+            return f"{SESSION_ENV} is {session}, a solution notebook"
+    try:
+        cwd = Path.cwd()
+    except OSError:  # the working directory was deleted
+        return None
+    if _is_solutions_folder(cwd):
+        return f"the kernel runs in {cwd}, the course's solutions"
+    return None
+
+
+def _update(
+    lesson: str | int, section: str, item_id: str, *, sticky: bool, **fields: Any
+) -> dict[str, Any]:
+    """Record one attempt; ``sticky``: once correct, ``correct`` stays True (quiz questions)."""
+    correct = bool(fields.pop("correct", False))
+    skip = solution_run()
+    if skip is not None:
+        return {"recorded": False, "reason": skip, "correct": correct, **fields}
     with _lock:
         data = load_progress()
         entry = data["lessons"].setdefault(lesson_id(lesson), {})
         record = entry.setdefault(section, {}).setdefault(item_id, {"attempts": 0})
         record["attempts"] = int(record.get("attempts", 0)) + 1
-        correct = bool(fields.pop("correct", False))
         record["last_correct"] = correct
-        # once solved, it stays solved: a later wrong click does not undo the learning
-        record["correct"] = bool(record.get("correct")) or correct
+        record["correct"] = (bool(record.get("correct")) or correct) if sticky else correct
         record.update(fields)
         record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         _save(data)
@@ -148,19 +210,49 @@ def record_answer(
     lesson: str | int, question_id: str, correct: bool, answer: str | None = None
 ) -> dict[str, Any]:
     """Remember a quiz answer; ``correct`` stays True once the learner has got it right."""
-    return _update(lesson, "questions", question_id, correct=correct, last_answer=answer)
+    return _update(lesson, "questions", question_id, sticky=True, correct=correct,
+                   last_answer=answer)
 
 
 def record_open_answer(lesson: str | int, question_id: str, text: str = "") -> dict[str, Any]:
-    """Remember that the model answer of an open question was revealed (and what was written)."""
-    return _update(lesson, "questions", question_id, correct=True, revealed=True, text=text)
+    """Remember that the model answer of an open question was shown (and what was written)."""
+    return _update(lesson, "questions", question_id, sticky=True, correct=True, revealed=True,
+                   text=text)
 
 
 def record_exercise(
     lesson: str | int, exercise_id: str, correct: bool, message: str = ""
 ) -> dict[str, Any]:
-    """Remember the result of an exercise check."""
-    return _update(lesson, "exercises", exercise_id, correct=correct, last_message=message)
+    """Remember the result of an exercise check; ``correct`` is the latest check's verdict."""
+    return _update(lesson, "exercises", exercise_id, sticky=False, correct=correct,
+                   last_message=message)
+
+
+def reset_progress(lesson: str | int | None = None) -> int:
+    """Forget the progress of one lesson (``reset_progress("01")``) or of every lesson.
+
+    Returns how many recorded questions and exercises were forgotten. The file as it was is
+    kept next to it as ``progress.json.bak`` (one level of undo: copy it back).
+    """
+    path = progress_path()
+    with _lock:
+        data = load_progress()
+        if lesson is None:
+            gone = dict(data["lessons"])
+            data["lessons"] = {}
+        else:
+            number = lesson_id(lesson)
+            gone = {number: data["lessons"].pop(number)} if number in data["lessons"] else {}
+        count = sum(
+            len(entry.get(section, {})) for entry in gone.values() for section in
+            ("questions", "exercises")
+        )
+        if not gone:
+            return 0
+        with contextlib.suppress(OSError):
+            shutil.copy2(path, path.with_name(f"{path.name}.bak"))
+        _save(data)
+    return count
 
 
 def lesson_record(lesson: str | int) -> dict[str, Any]:
@@ -205,8 +297,9 @@ class ProgressSummary(list):
 def progress_summary(lesson: str | int | None = None) -> ProgressSummary:
     """Done/total questions and exercises, for one lesson or every lesson of the course.
 
-    A question is done once answered correctly (or, for an open question, once its model
-    answer was revealed); an exercise once its check said correct.
+    A choice or predict question is done once answered correctly (exploring other options
+    afterwards does not undo it); an open question once its model answer was shown; an
+    exercise when its latest check said correct.
     """
     from helpers import exercises, quizzes
 
@@ -233,3 +326,35 @@ def progress_summary(lesson: str | int | None = None) -> ProgressSummary:
         )
         summary.append(LessonProgress(number, done_q, len(question_ids), done_e, len(exercise_ids)))
     return summary
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``python -m helpers progress [--reset [NN]]``: show, or forget, the learner's progress."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers progress",
+        description="Show what you have done in each lesson, or forget it and start over.",
+    )
+    parser.add_argument(
+        "--reset", nargs="?", const="all", metavar="NN",
+        help="forget the progress of lesson NN, or of every lesson when NN is left out",
+    )
+    args = parser.parse_args(argv)
+    path = progress_path()
+    if args.reset is not None:
+        try:
+            lesson = None if args.reset == "all" else lesson_id(args.reset)
+        except ValueError as exc:
+            print(f"python -m helpers progress: {exc}", file=sys.stderr)
+            return 2
+        count = reset_progress(lesson)
+        which = "every lesson" if lesson is None else f"lesson {lesson}"
+        if count:
+            print(f"Forgot {count} recorded question(s) and exercise(s) of {which}.")
+            print(f"The file before the reset is kept as {path.name}.bak next to {path}.")
+        else:
+            print(f"Nothing was recorded for {which}; nothing to reset.")
+    print(f"Progress file: {path}")
+    print(progress_summary())
+    return 0

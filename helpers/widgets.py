@@ -12,17 +12,27 @@ Design rules, each for a reason:
 * real radio buttons and buttons (keyboard usable), colours from JupyterLab theme variables
   (readable in light and dark themes), and stable CSS classes for browser tests:
   ``fp-quiz``, ``fp-question``, ``fp-prompt``, ``fp-choice``, ``fp-check``, ``fp-feedback``,
-  ``fp-hint-button``, ``fp-hint``, ``fp-answer``, plus ``fp-q-<lesson>-<id>`` per question.
+  ``fp-hint-button``, ``fp-hint``, ``fp-answer``, ``fp-model-answer``, plus
+  ``fp-q-<lesson>-<id>`` per question;
+* a widget lives in the running kernel, so a saved notebook cannot show it again: after a
+  reload JupyterLab would print "Error displaying widget: model not found".
+  :func:`saved_output_fallback` turns a stored widget output into a "Run this cell to show the
+  questions" note; the course's JupyterLab config (``.jupyter/jupyter_server_config.py``)
+  applies it to every notebook it saves (:func:`pre_save_hook`), and ``python -m helpers
+  execute`` to the outputs it stores in solutions/.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import html
 import os
 import random
 import re
 import secrets
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -53,6 +63,13 @@ _STYLE = """<style>
 .fp-question pre { background: var(--jp-cell-editor-background, transparent);
   color: var(--jp-content-font-color1, inherit); padding: 6px 8px; overflow-x: auto; }
 </style>"""
+
+# What a predict question's feedback adds: the question shows its code, which runs as it stands
+# (the bank's lint runs it), so copying it into a new cell is how to see the real output.
+PREDICT_SEE_IT = "To see it print, copy the code into a new cell and run it."
+PREDICT_TRY_AGAIN = (
+    "Try another answer, or copy the code into a new cell and run it to see what it prints."
+)
 
 _COLOURS = {
     "correct": ("--jp-success-color1", "#2e7d32"),
@@ -222,10 +239,10 @@ class ChoiceQuestionWidget(QuestionWidget):
         predict = self.question.kind == "predict"
         if option.correct:
             verdict = "<b>Correct!</b>"
-            after = " <i>Now run the cell below and see it print.</i>" if predict else ""
+            after = f" <i>{PREDICT_SEE_IT}</i>" if predict else ""
         else:
             verdict = "<b>Not quite.</b>"
-            after = " <i>Try another answer, or run the cell below to see.</i>" if predict else ""
+            after = f" <i>{PREDICT_TRY_AGAIN}</i>" if predict else ""
         kind = "correct" if option.correct else "wrong"
         self.feedback.value = _box(kind, f"{verdict} {render(option.explanation)}{after}")
         _record(
@@ -238,7 +255,17 @@ class ChoiceQuestionWidget(QuestionWidget):
 
 
 class OpenQuestionWidget(QuestionWidget):
-    """An ``open`` question: a text box for the learner and a button that reveals the answer."""
+    """An ``open`` question: a text box, then the hint, then the model answer, one click each.
+
+    The button reads "Show answer hint" (the hint only), then "Show model answer" (the answer
+    is added below the hint), then "Hide hint and answer" (both go, and it starts over). A
+    question without a hint shows the model answer on the first click. The question counts as
+    done once its model answer has been shown (see :mod:`helpers.progress`).
+    """
+
+    HINT_LABEL = "Show answer hint"
+    ANSWER_LABEL = "Show model answer"
+    HIDE_LABEL = "Hide hint and answer"
 
     def __init__(self, question: Question, number: int | None = None, total: int | None = None):
         super().__init__(question, number, total)
@@ -247,16 +274,28 @@ class OpenQuestionWidget(QuestionWidget):
             layout=widgets.Layout(width="100%", height="6em"),
         )
         self.answer_box.add_class("fp-answer")
-        button = self._make_hint_button("Show answer hint", "the hint and a model answer")
-        self.children = (self.prompt, self.answer_box, widgets.HBox([button]), self.hint)
+        self.model_answer = widgets.HTML(value="")
+        self.model_answer.add_class("fp-model-answer")
+        first = self.HINT_LABEL if question.hint else self.ANSWER_LABEL
+        button = self._make_hint_button(first, "a nudge first, then a model answer")
+        self.children = (
+            self.prompt, self.answer_box, widgets.HBox([button]), self.hint, self.model_answer,
+        )
 
-    def _hint_html(self) -> str:
-        parts = []
-        if self.question.hint:
-            parts.append(f"<div><b>Hint:</b> {render(self.question.hint)}</div>")
-        answer = render(self.question.answer or "")
-        parts.append(f'<div style="margin-top:6px"><b>A good answer:</b> {answer}</div>')
-        return _box("info", "".join(parts))
+    def _toggle_hint(self, _button: Any = None) -> None:
+        assert self.hint_button is not None
+        if self.model_answer.value:  # everything shown: hide it all and start over
+            self.hint.value = ""
+            self.model_answer.value = ""
+            self.hint_button.description = self._hint_label
+        elif self.question.hint and not self.hint.value:  # first click: the hint only
+            self.hint.value = self._hint_html()
+            self.hint_button.description = self.ANSWER_LABEL
+        else:  # second click (or the first, without a hint): the model answer
+            answer = render(self.question.answer or "")
+            self.model_answer.value = _box("info", f"<b>A good answer:</b> {answer}")
+            self.hint_button.description = self.HIDE_LABEL
+            self._hint_revealed()
 
     def _hint_revealed(self) -> None:
         _record(
@@ -293,3 +332,93 @@ def quiz(lesson: str | int, question_id: str | None = None, *, seed: str | None 
     box.add_class("fp-quiz")
     box.add_class(f"fp-quiz-{bank.lesson}")
     return box
+
+
+# --------------------------------------------------------------------------- saved notebooks
+
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+FALLBACK_CLASS = "fp-widget-fallback"
+
+
+def _fallback_note(what: str) -> tuple[str, str]:
+    """(HTML, plain text) of the note that stands in for a widget in a saved notebook."""
+    first = f"Run this cell to show {what}."
+    rest = (
+        "Click into the cell and press Shift+Enter. Interactive widgets live in the running "
+        "notebook, so a saved or reloaded notebook keeps only this note."
+    )
+    markup = (
+        f'<div class="{FALLBACK_CLASS}" role="note" style="border-left:4px solid '
+        "var(--jp-brand-color1, #1976d2);padding:2px 10px;margin:4px 0;"
+        f'color:var(--jp-ui-font-color1, inherit)"><b>{html.escape(first)}</b> '
+        f"{html.escape(rest)}</div>"
+    )
+    return markup, f"{first} {rest}"
+
+
+def saved_output_fallback(output: Mapping[str, Any]) -> Any:
+    """``output`` as a saved notebook should store it: a widget view becomes a "run me" note.
+
+    A stored output holding a widget view (``application/vnd.jupyter.widget-view+json``) points
+    at a widget model that lives only in the kernel that made it. After a reload JupyterLab
+    finds no such model and prints "Error displaying widget: model not found". The returned
+    output keeps the output type, execution count and metadata, but its data is a ``text/html``
+    note "Run this cell to show the questions." (for a quiz; "... this widget." for others) and
+    the same note as ``text/plain``. Any other output is returned unchanged (the same object).
+    The result has ``output``'s type (a plain ``dict`` or an ``nbformat.NotebookNode``).
+    """
+    data = output.get("data") if isinstance(output, Mapping) else None
+    if not isinstance(data, Mapping) or WIDGET_VIEW_MIME not in data:
+        return output
+    plain = data.get("text/plain", "")
+    plain = "".join(plain) if isinstance(plain, list) else str(plain)
+    what = "the questions" if "QuestionWidget(" in plain else "this widget"
+    markup, text = _fallback_note(what)
+    converted: dict[str, Any] = {
+        key: copy.deepcopy(value) for key, value in output.items() if key != "data"
+    }
+    converted["data"] = {"text/html": markup, "text/plain": text}
+    metadata = converted.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop(WIDGET_VIEW_MIME, None)
+    if type(output) is dict:
+        return converted
+    import nbformat
+
+    if isinstance(output, nbformat.NotebookNode):
+        return nbformat.from_dict(converted)
+    return type(output)(converted)
+
+
+def strip_widget_views(notebook: MutableMapping[str, Any]) -> int:
+    """Replace every widget view stored in a notebook (a JSON dict) by its fallback, in place.
+
+    Saved widget state (``metadata.widgets``) goes too: it only serves those views. Returns how
+    many outputs were replaced. This is what the course's Jupyter server runs before each save.
+    """
+    replaced = 0
+    for cell in notebook.get("cells") or ():
+        if not isinstance(cell, MutableMapping) or cell.get("cell_type") != "code":
+            continue
+        outputs = cell.get("outputs") or []
+        converted = [saved_output_fallback(output) for output in outputs]
+        changed = sum(a is not b for a, b in zip(outputs, converted, strict=True))
+        if changed:
+            cell["outputs"] = converted
+            replaced += changed
+    metadata = notebook.get("metadata")
+    if isinstance(metadata, MutableMapping) and isinstance(metadata.get("widgets"), Mapping):
+        metadata.pop("widgets")
+    return replaced
+
+
+def pre_save_hook(model: MutableMapping[str, Any], **_: Any) -> None:
+    """A Jupyter ``ContentsManager.pre_save_hook``: notebooks are saved without widget views.
+
+    The server calls it with ``model`` (the contents model about to be written), ``path`` and
+    ``contents_manager``; only notebook models are changed. The browser keeps showing the live
+    widgets: the server changes only what goes to disk.
+    """
+    if model.get("type") == "notebook" and isinstance(model.get("content"), MutableMapping):
+        strip_widget_views(model["content"])

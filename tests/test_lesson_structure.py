@@ -67,3 +67,43 @@ def test_solutions_are_executed_in_order_with_outputs_stored(lesson):
     counts = [cell.execution_count for cell in nb.cells if cell.cell_type == "code"]
     assert None not in counts, "every solution cell must be executed (Restart and Run All)"
     assert counts == list(range(1, len(counts) + 1)), "cells must be executed top to bottom, once"
+
+
+LEARNER_TEXT = re.compile(r"\bdraft|original (version|lesson|text)|earlier version", re.I)
+# checkpoint files opened by name break on hub ids and sharded checkpoints
+FILE_BY_NAME = re.compile(r"""["'](config\.json|model\.safetensors|pytorch_model\.bin)["']""")
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_lessons_never_speak_of_a_draft(lesson):
+    """Learners never saw a draft: corrections are what older tutorials or 4.x code say."""
+    for cell in nbformat.read(lesson.solution, as_version=4).cells:
+        found = LEARNER_TEXT.search(cell.source)
+        assert not found, f"{lesson.solution.name}: {found.group(0)!r} in {cell.source[:80]!r}"
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_lessons_read_checkpoints_through_the_libraries(lesson):
+    """AutoConfig, huggingface_hub and the safetensors index, never a file name: any model."""
+    for cell in nbformat.read(lesson.solution, as_version=4).cells:
+        if cell.cell_type == "code":
+            found = FILE_BY_NAME.search(cell.source)
+            assert not found, f"{lesson.solution.name} opens {found.group(1)} by name"
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_stored_outputs_hold_no_machine_paths(lesson):
+    """Outputs nbval compares must be the same on every machine: no checkout or home paths."""
+    import os
+
+    from helpers.course import ROOT
+
+    for cell in nbformat.read(lesson.solution, as_version=4).cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "code" or "nbval-ignore-output" in tags:
+            continue
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + "".join(
+                v for k, v in output.get("data", {}).items() if k.startswith("text/"))
+            for path in {str(ROOT), os.path.expanduser("~")} - {"/", ""}:
+                assert path not in text, f"{lesson.solution.name}: {path} in a compared output"

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def progress_file(tmp_path, monkeypatch):
     path = tmp_path / "sub" / "progress.json"
     monkeypatch.setenv(progress.ENV_VAR, str(path))
+    monkeypatch.delenv(progress.SESSION_ENV, raising=False)  # as if no notebook ran these
     return path
 
 
@@ -52,12 +53,37 @@ def test_answers_are_written_and_read_back(progress_file):
     assert exercise["last_message"] == "not set"
 
 
-def test_solved_stays_solved_but_the_last_result_is_kept(progress_file):
+def test_an_exercise_follows_its_latest_check(progress_file):
+    """The summary must agree with the check cell above it: a broken solution is "not yet"."""
     progress.record_exercise("00", "course-model-name", True)
     record = progress.record_exercise("00", "course-model-name", False, "broke it")
-    assert record["correct"] is True
-    assert record["last_correct"] is False
+    assert record["correct"] is False and record["last_correct"] is False
     assert record["attempts"] == 2
+    assert progress.progress_summary("00")[0].exercises_done == 0
+    progress.record_exercise("00", "course-model-name", True)
+    assert progress.progress_summary("00")[0].exercises_done == 1
+
+
+def test_a_question_stays_done_once_answered_correctly(progress_file):
+    """Reading the other options' explanations afterwards does not undo a solved question."""
+    progress.record_answer("01", "default-dtype", True, "torch.float32")
+    record = progress.record_answer("01", "default-dtype", False, "torch.bfloat16")
+    assert record["correct"] is True and record["last_correct"] is False
+    assert record["last_answer"] == "torch.bfloat16"
+    assert progress.progress_summary("01")[0].questions_done == 1
+
+
+def test_check_follows_the_latest_verdict(progress_file):
+    exercises.check("00", "course-model-name", course_model_name=helpers_name())
+    assert progress.lesson_record("00")["exercises"]["course-model-name"]["correct"] is True
+    exercises.check("00", "course-model-name", course_model_name="no such model")
+    assert progress.lesson_record("00")["exercises"]["course-model-name"]["correct"] is False
+
+
+def helpers_name() -> str:
+    from helpers.hub import course_model_name
+
+    return course_model_name()
 
 
 def test_writes_are_atomic_and_leave_no_temporary_files(progress_file):
@@ -126,3 +152,207 @@ def test_summary_has_one_line_per_lesson(progress_file):
 
 def test_summary_of_a_lesson_without_a_bank(progress_file):
     assert str(progress.progress_summary("42")) == "42: 0/0 questions, 0/0 exercises"
+
+
+# --------------------------------------------------------------------------- solutions never record
+
+
+@pytest.fixture
+def learner_file(progress_file, monkeypatch):
+    """A learner's progress file with something in it, and no notebook session around."""
+    monkeypatch.delenv(progress.SESSION_ENV, raising=False)
+    progress.record_answer("01", "default-dtype", True, "torch.float32")
+    return progress_file
+
+
+@pytest.mark.parametrize(
+    "session",
+    ["solutions/01_loading.ipynb", str(ROOT / "solutions" / "00_start_here.ipynb")],
+)
+def test_a_jupyter_session_of_a_solution_records_nothing(learner_file, monkeypatch, session):
+    before = learner_file.read_bytes()
+    monkeypatch.setenv(progress.SESSION_ENV, session)
+    assert progress.solution_run() and "solution notebook" in progress.solution_run()
+    record = progress.record_answer("01", "dtype-keyword", True)
+    assert record["recorded"] is False
+    progress.record_exercise("00", "course-model-name", True)
+    progress.record_open_answer("01", "slow-generation", "x")
+    result = exercises.check("00", "course-model-name", course_model_name="nope")
+    assert result.correct is False and "nope" in result.message  # the check itself still works
+    assert learner_file.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "session", ["notebooks/01_loading.ipynb", "my-work/01_loading.ipynb", "solutions/notes.ipynb"]
+)
+def test_other_sessions_record(learner_file, monkeypatch, session):
+    monkeypatch.setenv(progress.SESSION_ENV, session)
+    assert progress.solution_run() is None
+    assert progress.record_answer("01", "dtype-keyword", True)["correct"] is True
+    assert "dtype-keyword" in progress.lesson_record("01")["questions"]
+
+
+def test_a_kernel_in_the_solutions_folder_records_nothing(learner_file, monkeypatch):
+    """nbval and nbclient set no session name; they start the kernel in the notebook's folder."""
+    before = learner_file.read_bytes()
+    monkeypatch.chdir(ROOT / "solutions")
+    assert "solutions" in (progress.solution_run() or "")
+    progress.record_exercise("00", "course-model-name", True)
+    assert learner_file.read_bytes() == before
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert progress.solution_run() is None
+
+
+def test_only_a_solutions_folder_of_lessons_counts(learner_file, monkeypatch, tmp_path):
+    folder = tmp_path / "solutions"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    assert progress.solution_run() is None  # a folder of that name, but no lessons in it
+    (folder / "03_batching.ipynb").write_text("{}")
+    assert progress.solution_run() is not None
+
+
+_PROBE_NOTEBOOK = [
+    "import os, helpers\nfrom helpers import progress",
+    "helpers.check('00', 'course-model-name', course_model_name=helpers.course_model_name())",
+    "widget = helpers.quiz('01', 'default-dtype')\n"
+    "widget.select('torch.float32, the dtype the checkpoint was saved in')\n"
+    "widget.check_button.click()\n"
+    "print(os.getcwd(), '|', progress.solution_run())",
+]
+
+
+def _run_with_nbclient(notebook, cwd):
+    from nbclient import NotebookClient
+
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return notebook
+
+
+def _probe(cwd):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(code) for code in _PROBE_NOTEBOOK]
+    _run_with_nbclient(notebook, cwd)
+    return "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+
+
+def test_running_solutions_with_nbclient_leaves_the_learners_progress_untouched(
+    learner_file, monkeypatch, tmp_path
+):
+    """The real thing: kernels started by nbclient in solutions/ (as nbval and
+    ``python -m helpers execute`` start them) check exercises and answer a quiz, and the
+    learner's file does not change; the same cells run from notebooks/ do record."""
+    import nbformat
+
+    before = learner_file.read_bytes()
+    mtime = learner_file.stat().st_mtime_ns
+    printed = _probe(ROOT / "solutions")
+    assert printed.startswith(str(ROOT / "solutions")) and "solutions" in printed.split("|")[1]
+    lesson_00 = nbformat.read(ROOT / "solutions" / "00_start_here.ipynb", as_version=4)
+    _run_with_nbclient(lesson_00, ROOT / "solutions")
+    assert learner_file.read_bytes() == before
+    assert learner_file.stat().st_mtime_ns == mtime
+
+    printed = _probe(ROOT / "notebooks")  # the control: a learner's run is recorded
+    assert printed.strip().endswith("| None")
+    record = progress.lesson_record("01")["questions"]["default-dtype"]
+    assert record["attempts"] == 2
+    assert progress.lesson_record("00")["exercises"]["course-model-name"]["correct"] is True
+
+
+# --------------------------------------------------------------------------- reset
+
+
+def test_reset_one_lesson_or_everything(progress_file):
+    progress.record_answer("01", "default-dtype", True)
+    progress.record_exercise("01", "chat-class", True)
+    progress.record_exercise("00", "course-model-name", True)
+    assert progress.reset_progress("1") == 2
+    assert progress.lesson_record("01") == {"questions": {}, "exercises": {}}
+    assert progress.lesson_record("00")["exercises"]
+    backup = progress_file.with_name("progress.json.bak")
+    assert "default-dtype" in backup.read_text()  # the file before the reset, kept
+    assert progress.reset_progress("01") == 0
+    assert progress.reset_progress() == 1
+    assert progress.load_progress() == {"version": 1, "lessons": {}}
+    assert progress.reset_progress() == 0
+
+
+def test_reset_is_exported_from_helpers():
+    import helpers
+
+    assert helpers.reset_progress is progress.reset_progress
+
+
+def test_python_m_helpers_progress_shows_and_resets(progress_file, capsys):
+    from helpers.__main__ import main
+
+    progress.record_answer("01", "default-dtype", True)
+    progress.record_exercise("00", "course-model-name", True)
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"Progress file: {progress_file}" in out
+    assert "01: 1/" in out and "00: 0/" in out
+    assert main(["progress", "--reset", "01"]) == 0
+    out = capsys.readouterr().out
+    assert "Forgot 1 recorded question(s) and exercise(s) of lesson 01." in out
+    assert "01: 0/" in out
+    assert main(["progress", "--reset"]) == 0
+    assert "of every lesson" in capsys.readouterr().out
+    assert progress.load_progress()["lessons"] == {}
+    assert main(["progress", "--reset"]) == 0
+    assert "nothing to reset" in capsys.readouterr().out
+    assert main(["progress", "--reset", "x1"]) == 2
+    assert "lesson" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "progress" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- my-work
+
+
+def test_my_work_copies_the_lessons_once_and_never_overwrites(tmp_path, capsys):
+    from helpers import my_work
+    from helpers.__main__ import main
+
+    (tmp_path / "notebooks").mkdir()
+    for name in ("00_start_here.ipynb", "01_loading.ipynb", "scratch.ipynb"):
+        (tmp_path / "notebooks" / name).write_text(f'{{"lesson": "{name}"}}')
+    assert main(["my-work", "--root", str(tmp_path)]) == 0
+    assert "copied  my-work/00_start_here.ipynb" in capsys.readouterr().out
+    mine = tmp_path / "my-work" / "01_loading.ipynb"
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["00_start_here.ipynb",
+                                                              "01_loading.ipynb"]
+    mine.write_text("my answers")
+    (tmp_path / "notebooks" / "02_tokenizers.ipynb").write_text("{}")  # a course update
+    copied, kept = my_work.copy_lessons(tmp_path)
+    assert [p.name for p in copied] == ["02_tokenizers.ipynb"]
+    assert mine in kept and mine.read_text() == "my answers"
+
+
+def test_my_work_is_ignored_by_git_and_opened_by_the_course_config(tmp_path):
+    import subprocess
+
+    ignored = subprocess.run(["git", "check-ignore", "-q", "my-work/01_loading.ipynb"],
+                             cwd=ROOT, check=False)
+    assert ignored.returncode == 0, "my-work/ must be in .gitignore"
+    import shutil
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    shutil.copytree(ROOT / ".jupyter", tmp_path / ".jupyter",
+                    ignore=shutil.ignore_patterns("workspaces", "__pycache__"))
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00_start_here.ipynb").write_text("{}")
+
+    def default_url():
+        loader = PyFileConfigLoader("jupyter_server_config.py", path=str(tmp_path / ".jupyter"))
+        return loader.load_config().LabApp.default_url
+
+    assert default_url() == "/lab/tree/notebooks/00_start_here.ipynb"
+    (tmp_path / "my-work").mkdir()
+    (tmp_path / "my-work" / "00_start_here.ipynb").write_text("{}")
+    assert default_url() == "/lab/tree/my-work/00_start_here.ipynb"

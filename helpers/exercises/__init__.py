@@ -197,7 +197,9 @@ def check(lesson: str | int, exercise_id: str, **answers: Any) -> CheckResult:
     """Check an exercise, remember the result in the learner's progress, and return it.
 
     Put it last in a cell to display "✅ correct" or "❌ not yet: <what is still wrong>".
-    It never raises: a wrong, missing or broken answer is a verdict, not an error.
+    It never raises: a wrong, missing or broken answer is a verdict, not an error. The
+    progress record follows the latest check, and nothing is recorded while a notebook of
+    ``solutions/`` runs (see :mod:`helpers.progress`).
     """
     result = run_check(lesson, exercise_id, **answers)
     if (result.lesson, exercise_id) in _REGISTRY:

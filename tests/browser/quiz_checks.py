@@ -86,15 +86,29 @@ def assert_choice_feedback(box: Locator, question: Question) -> None:
 
 
 def assert_open_hint(box: Locator, question: Question) -> None:
-    """The hint button of an open question reveals the hint and the bank's model answer."""
+    """An open question's button shows the hint first, and the bank's model answer second."""
     hint = box.locator(".fp-hint")
+    answer = box.locator(".fp-model-answer")
+    button = box.locator(".fp-hint-button")
     expect(hint).to_have_text(re.compile(r"^\s*$"), timeout=FEEDBACK_TIMEOUT_MS)
-    box.locator(".fp-hint-button").click()
-    expect(hint).to_contain_text("A good answer", timeout=FEEDBACK_TIMEOUT_MS)
-    shown = hint.text_content() or ""
+    expect(answer).to_have_text(re.compile(r"^\s*$"), timeout=FEEDBACK_TIMEOUT_MS)
     assert question.answer is not None
-    for part in filter(None, (question.hint, question.answer)):
-        assert squash(bank_text(part)) in squash(shown), (
-            f"{question.key}: the revealed hint shows {shown.strip()[:400]!r}, "
-            f"which lacks the bank's text {bank_text(part)[:400]!r}"
+    if question.hint:
+        expect(button).to_have_text("Show answer hint", timeout=FEEDBACK_TIMEOUT_MS)
+        button.click()
+        expect(hint).to_contain_text("Hint", timeout=FEEDBACK_TIMEOUT_MS)
+        shown = hint.text_content() or ""
+        assert squash(bank_text(question.hint)) in squash(shown), (
+            f"{question.key}: the hint shows {shown.strip()[:400]!r}, "
+            f"which lacks the bank's hint {bank_text(question.hint)[:400]!r}"
         )
+        expect(answer).to_have_text(re.compile(r"^\s*$"), timeout=FEEDBACK_TIMEOUT_MS)
+    expect(button).to_have_text("Show model answer", timeout=FEEDBACK_TIMEOUT_MS)
+    button.click()
+    expect(answer).to_contain_text("A good answer", timeout=FEEDBACK_TIMEOUT_MS)
+    shown = answer.text_content() or ""
+    assert squash(bank_text(question.answer)) in squash(shown), (
+        f"{question.key}: the model answer shows {shown.strip()[:400]!r}, "
+        f"which lacks the bank's answer {bank_text(question.answer)[:400]!r}"
+    )
+    expect(button).to_have_text("Hide hint and answer", timeout=FEEDBACK_TIMEOUT_MS)
