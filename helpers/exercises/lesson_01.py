@@ -81,7 +81,13 @@ def budget_placement(placement_counts: dict) -> bool:
     from helpers.memory import plan_device_map
 
     if not isinstance(placement_counts, dict):
-        raise NotYet("`placement_counts` should be a dict such as {'cpu': 3, 'disk': 5}")
+        raise NotYet("`placement_counts` should be a dict such as {'cpu': 3, 'disk': 5}, "
+                     f"not a {type(placement_counts).__name__}: count how many modules each "
+                     "place got")
+    if any(not isinstance(v, int) or isinstance(v, bool) for v in placement_counts.values()):
+        raise NotYet("the values should be numbers of modules; a dict from module names to "
+                     "devices is model.hf_device_map itself: count how often each device appears "
+                     "in its values")
     plan = plan_device_map(course_model("base"), max_memory=budget(), dtype=torch.float32)
     expected = dict(Counter(str(v) for v in plan.values()))
     got = {str(k): v for k, v in placement_counts.items()}
@@ -90,5 +96,9 @@ def budget_placement(placement_counts: dict) -> bool:
     if "disk" not in got:
         raise NotYet("nothing went to disk: did you pass device_map='auto' and the max_memory "
                      "budget? count the values of model.hf_device_map")
+    if set(got) == set(expected):
+        raise NotYet(f"the right places, but not the right counts ({got}): load with "
+                     "dtype=torch.float32 and exactly the budget offload_budget() returns, then "
+                     "count every entry of model.hf_device_map")
     raise NotYet(f"you counted {got}; count the values of model.hf_device_map "
                  "(collections.Counter does it in one line)")
