@@ -6,7 +6,7 @@ invalid *repo id*, a corrupt weights file names no file. :func:`diagnose` walks 
 its ``__cause__`` / ``__context__`` chain, matches it against a catalogue of rules (data, not an
 if-chain: each :class:`Rule` pairs a matcher with a builder), and returns a
 :class:`~helpers.errors.Diagnosis`. Every rule was written against the exception the pinned
-versions really raise (tests/test_diagnose.py raises each one for real).
+versions really raise (tests/test_diagnosis.py raises each one for real).
 
 :func:`expect_error` is the notebook side: a context manager that catches the expected error,
 shows ``Raised <Type>: <message>`` plus the diagnosis in a stable, machine-independent form (so
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.display import format_bytes
-from helpers.errors import CourseError, Diagnosis
+from helpers.errors import CourseError, Diagnosis, bullets
 
 __all__ = ["RULES", "ExpectedError", "Rule", "diagnose", "expect_error"]
 
@@ -56,12 +56,12 @@ DTYPE_ALIASES = {
 }
 
 WAYS_OUT_OF_MEMORY = (
-    "(1) a smaller dtype: dtype=torch.bfloat16 halves float32 weights; "
-    '(2) offload what does not fit: device_map="auto" with max_memory={"cpu": "4GiB"} '
-    "(and {0: ..., 'cpu': ...} on a GPU) puts the rest on CPU or disk, slower but it runs; "
-    "(3) on a CUDA GPU, quantize: quantization_config=BitsAndBytesConfig(load_in_4bit=True) "
-    "(transformers 5 removed the load_in_4bit=/load_in_8bit= shortcuts); "
-    "(4) a smaller model. Estimate first with helpers.estimate_memory(name)."
+    "a smaller dtype: dtype=torch.bfloat16 halves float32 weights;",
+    'offload what does not fit: device_map="auto" with max_memory={"cpu": "4GiB"} '
+    "(and {0: ..., 'cpu': ...} on a GPU) puts the rest on CPU or disk, slower but it runs;",
+    "on a CUDA GPU, quantize: quantization_config=BitsAndBytesConfig(load_in_4bit=True) "
+    "(transformers 5 removed the load_in_4bit=/load_in_8bit= shortcuts);",
+    "a smaller model. Estimate first with helpers.estimate_memory(name).",
 )
 
 
@@ -133,13 +133,23 @@ class Rule:
 # --------------------------------------------------------------------------------------------
 
 
-def first_line(exc: BaseException, limit: int = 160) -> str:
-    """The first non-empty line of the message, cut to ``limit`` characters."""
+def first_line(exc: BaseException, limit: int = 400) -> str:
+    """The first non-empty line of the message, whole up to ``limit`` characters.
+
+    A longer line is cut after its last full sentence within the limit (else at a word), so
+    the part a learner searches for is never cut mid-word; "…" marks a cut.
+    """
     text = str(exc).strip()
     if not text and exc.args:
         text = repr(exc.args[0])
     line = text.splitlines()[0].strip() if text else "(no message)"
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    if len(line) <= limit:
+        return line
+    head = line[:limit]
+    end = head.rfind(". ")
+    if end >= limit // 3:
+        return head[: end + 1] + " …"
+    return head[: limit - 1].rsplit(" ", 1)[0].rstrip() + "…"
 
 
 def _transformers_version() -> str:
@@ -306,7 +316,8 @@ def _bad_repo_id(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> D
         "Not a valid Hub repo id",
         f"'{name}' is not an existing folder, so transformers read it as a Hub repo id, and it "
         "breaks the rules for one: 'name' or 'namespace/name', only letters, digits, '-', '_' "
-        "and '.', not starting or ending with '-' or '.', at most 96 characters." + hint,
+        "and '.', not starting or ending with '-' or '.', no '--' or '..', at most 96 "
+        "characters." + hint,
         "Copy the id from the model's page on huggingface.co (e.g. 'openai-community/gpt2' or "
         "'HuggingFaceTB/SmolLM2-135M'): no spaces, no double slashes, no URL. If you meant a "
         "local folder, check that it exists.",
@@ -343,11 +354,18 @@ def _hub_unreachable(facts: Facts, m: re.Match[str] | None, exc: BaseException) 
     return Diagnosis(
         "Model not in the local cache and the Hub is unreachable",
         f"{label} is not in this machine's Hugging Face cache, and {why}.{also}",
-        f"On a machine with internet, download it once ({prefetch}, or "
-        "huggingface_hub.snapshot_download(repo_id)) into the cache (HF_HUB_CACHE, by default "
-        "~/.cache/huggingface/hub) or copy that cache over; then set HF_HUB_OFFLINE=1 so loading "
-        "reads the cache at once instead of spending ~23 s on retries. Or use the course's "
-        "bundled model: unset COURSE_MODEL, or load helpers.bundled_path('stories-base').",
+        bullets("", [
+            f"On a machine with internet, download it once ({prefetch}, or "
+            "huggingface_hub.snapshot_download(repo_id)) into the cache (HF_HUB_CACHE, by "
+            "default ~/.cache/huggingface/hub), or copy that cache over.",
+            "Then set HF_HUB_OFFLINE=1 whenever there is no network. Without it, every file the "
+            "hub client can't find in the cache costs about 24 s of retries: a model that is "
+            "not cached at all fails only after them (this error), and even a cached one loads "
+            "its weights at normal speed but waits for AutoTokenizer's retries on optional "
+            "files it does not have (measured: 48 s to 2.5 min for a tiny model).",
+            "Or use the course's bundled model: unset COURSE_MODEL, or load "
+            "helpers.bundled_path('stories-base').",
+        ]),
     )
 
 
@@ -378,7 +396,8 @@ def _no_model_type(facts: Facts, m: re.Match[str] | None, exc: BaseException) ->
     else:
         cause = (
             f'The config.json in {where} has no "model_type" key, and transformers needs it to '
-            "pick the architecture (and the folder name matches none it knows)."
+            "pick the architecture. (transformers 4.x guessed it from a known name such as "
+            "'gpt2' inside the folder name; 5.x no longer does.)"
         )
     return Diagnosis(
         "No model_type: transformers can't tell which architecture this is",
@@ -522,12 +541,12 @@ def _corrupt_safetensors(facts: Facts, m: re.Match[str] | None, exc: BaseExcepti
             "checks the files against the Hub."
         )
     else:
-        fix = (
-            "Get a clean copy of the file: re-download it (from_pretrained(repo_id, "
-            "force_download=True), or delete its folder in the Hugging Face cache), copy it "
-            "again from where it came from, or save_pretrained() the model again. For the "
-            "course's bundled models: git checkout -- helpers/models, or make models."
-        )
+        fix = bullets("Get a clean copy of the file:", [
+            "re-download it: from_pretrained(repo_id, force_download=True), or delete its "
+            "folder in the Hugging Face cache;",
+            "copy it again from where it came from, or save_pretrained() the model again;",
+            "for the course's bundled models: git checkout -- helpers/models, or make models.",
+        ])
     return Diagnosis("Corrupt or incomplete weights file", cause, fix)
 
 
@@ -537,7 +556,7 @@ def _cpu_oom(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagn
         "Out of memory (RAM)",
         f"The operating system refused an allocation{asked}: the model, or one tensor, does "
         f"not fit in this machine's free RAM.{_ctx_memory(facts)}",
-        f"Ways out: {WAYS_OUT_OF_MEMORY} Close other notebooks' kernels to free RAM.",
+        bullets("Ways out:", WAYS_OUT_OF_MEMORY, "Close other notebooks' kernels to free RAM."),
     )
 
 
@@ -557,11 +576,14 @@ def _cuda_oom(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diag
         "Out of GPU memory",
         f"The GPU ran out of memory{detail}: weights, the KV cache (grows with batch size x "
         f"sequence length) and activations must all fit.{_ctx_memory(facts)}",
-        f"Ways out: {WAYS_OUT_OF_MEMORY} While generating: a smaller batch or max_new_tokens. "
-        "If much memory is reserved but unallocated, set "
-        "PYTORCH_ALLOC_CONF=expandable_segments:True (older torch: PYTORCH_CUDA_ALLOC_CONF) "
-        "before torch starts. Free what an earlier cell "
-        "holds: del model; gc.collect(); torch.cuda.empty_cache().",
+        bullets("Ways out:", (
+            *WAYS_OUT_OF_MEMORY,
+            "while generating: a smaller batch or max_new_tokens;",
+            "if much memory is reserved but unallocated, set "
+            "PYTORCH_ALLOC_CONF=expandable_segments:True (older torch: PYTORCH_CUDA_ALLOC_CONF) "
+            "before torch starts;",
+            "free what an earlier cell holds: del model; gc.collect(); torch.cuda.empty_cache().",
+        )),
     )
 
 
@@ -624,12 +646,16 @@ def _no_accelerate(facts: Facts, m: re.Match[str] | None, exc: BaseException) ->
 def _move_offloaded(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
     return Diagnosis(
         "Can't move an offloaded model",
-        "This model was dispatched by device_map and some of its weights live on CPU or disk "
-        "(see model.hf_device_map); accelerate's hooks move them in and out during forward, so "
-        ".to() / .cuda() / .half() on the whole model is refused.",
-        "Never .to() a dispatched model: reload it with the dtype and placement you want, e.g. "
-        'from_pretrained(name, dtype=torch.bfloat16, device_map="auto", max_memory=...). Put the '
-        "inputs on model.device instead of moving the model.",
+        "This model was dispatched by device_map and some of its weights are offloaded to CPU "
+        "or disk (see model.hf_device_map): accelerate's hooks bring them in for each forward "
+        "pass. accelerate wraps the model's .to() and .cuda() and refuses them while any "
+        "weight is offloaded, even a dtype-only .to(torch.bfloat16). .half(), .float() and "
+        ".bfloat16() are not wrapped: they cast the weights held in memory, and the hooks "
+        "cast the offloaded ones as they load them (on a CPU + disk split the model still "
+        "generates exactly what a model loaded in that dtype does).",
+        "Don't .to() a dispatched model: choose the dtype and placement at load time, e.g. "
+        'from_pretrained(name, dtype=torch.bfloat16, device_map="auto", max_memory=...). Put '
+        "the inputs on model.device instead of moving the model.",
     )
 
 
@@ -671,9 +697,49 @@ def _no_cuda(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagn
     )
 
 
+def _vocabulary_needing_a_package(facts: Facts) -> str | None:
+    """A SentencePiece / tiktoken vocabulary file in the context folder, if there is one."""
+    for key in ("path", "model"):
+        value = facts.ctx(key)
+        folder = Path(str(value)).expanduser() if value else None
+        if folder is not None and folder.is_dir():
+            found = sorted(p.name for p in folder.iterdir()
+                           if p.name.endswith((".model", ".tiktoken")))
+            if found:
+                return found[0]
+    return None
+
+
+def _missing_package_note(kind: str) -> tuple[str, str]:
+    return (
+        f"transformers can build a fast tokenizer from it only with the {kind} package, which "
+        "is not installed in this environment",
+        "pip install sentencepiece (or tiktoken, if the model card says so) in the course's "
+        "environment and restart the kernel; or, where it loads, save the tokenizer once with "
+        "tokenizer.save_pretrained(folder): that writes tokenizer.json, which needs neither.",
+    )
+
+
+def _tokenizer_needs_package(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    where = facts.ctx("model") or facts.ctx("path")
+    label = f"'{where}'" if where else "This model"
+    vocab = _vocabulary_needing_a_package(facts) or "tokenizer.model"
+    why, fix = _missing_package_note("sentencepiece (or tiktoken)")
+    return Diagnosis(
+        "The tokenizer needs a package that is not installed",
+        f"{label} has no tokenizer.json, only {vocab} (a SentencePiece or tiktoken "
+        f"vocabulary): {why}.",
+        fix,
+    )
+
+
 def _no_tokenizer_files(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
     where = facts.ctx("model") or facts.ctx("path")
     label = f"'{where}'" if where else "the folder"
+    if _vocabulary_needing_a_package(facts):
+        return _tokenizer_needs_package(facts, m, exc)
     return Diagnosis(
         "No tokenizer files found",
         f"{label} has no tokenizer.json (nor a slow-tokenizer vocabulary transformers can "
@@ -707,6 +773,127 @@ def _auto_factory(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> 
     )
 
 
+def _json_files_in(facts: Facts) -> list[Path]:
+    """.json files the failing frames name (innermost first), then those in the context folder."""
+    found: list[Path] = []
+    for exc in facts.chain:
+        frames = []
+        tb = exc.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            tb = tb.tb_next
+        for frame in reversed(frames):
+            for value in frame.f_locals.values():
+                if isinstance(value, (str, os.PathLike)) and str(value).endswith(".json"):
+                    path = Path(str(value))
+                    if path.is_file() and path not in found:
+                        found.append(path)
+    for key in ("path", "model"):
+        value = facts.ctx(key)
+        folder = Path(str(value)).expanduser() if value else None
+        if folder is not None and folder.is_dir():
+            found += [p for p in sorted(folder.glob("*.json")) if p not in found]
+    return found
+
+
+def _invalid_json(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    decode = next((e for e in facts.chain if type(e).__name__ == "JSONDecodeError"), None)
+    named = re.search(r"config file at '(?P<file>[^']+)'", str(facts.exc)) or m
+    file: Path | None = None
+    if named is not None and named.groupdict().get("file"):
+        file = Path(named.group("file"))
+    elif decode is not None:
+        doc = getattr(decode, "doc", None)
+        for candidate in _json_files_in(facts):
+            try:
+                if candidate.read_text(encoding="utf-8", errors="replace") == doc:
+                    file = candidate
+                    break
+            except OSError:
+                continue
+    name = _display_path(file) if file else "a JSON file of the model"
+    where, shown = "", ""
+    if decode is not None:
+        line, col = getattr(decode, "lineno", None), getattr(decode, "colno", None)
+        where = f" at line {line}, column {col}: {getattr(decode, 'msg', first_line(decode))}"
+        lines = (getattr(decode, "doc", "") or "").splitlines()
+        if line and 0 < line <= len(lines) and len(lines[line - 1]) <= 200:
+            text = lines[line - 1]
+            shown = f" The line reads: {text.strip()!r}."
+    elif any(type(e).__name__ == "UnicodeDecodeError" for e in facts.chain):
+        where = ": it is not even UTF-8 text (a binary file, or one saved in another encoding)"
+    bundled = file is not None and _is_bundled(file)
+    fix = (
+        "Open the file in an editor and fix the JSON at that spot: the usual slips are a missing "
+        "or extra comma (JSON allows no comma after the last item), single quotes instead of "
+        "double quotes, a comment (JSON has none), or a file cut short. Check it with "
+        f"python -m json.tool {name}. If you did not edit it, get a clean copy: re-download "
+        "(from_pretrained(..., force_download=True)) or save_pretrained() again."
+    )
+    if bundled:
+        fix += f" For the course's bundled models: git checkout -- {name}, or make models."
+    return Diagnosis(
+        "Invalid JSON in a model file",
+        f"{name} is not valid JSON{where}.{shown} transformers reads config.json (and the "
+        "tokenizer's JSON files) with Python's json module, which stops at the first mistake.",
+        fix,
+    )
+
+
+def _loading_info_of(facts: Facts) -> Any:
+    """The ``loading_info`` transformers' load report raised from (frame locals), or None."""
+    for exc in facts.chain:
+        tb = exc.__traceback__
+        found = None
+        while tb is not None:
+            info = tb.tb_frame.f_locals.get("loading_info")
+            if info is not None and hasattr(info, "mismatched_keys"):
+                found = info
+            tb = tb.tb_next
+        if found is not None:
+            return found
+    return None
+
+
+def _shape(value: Any) -> str:
+    return "[" + ", ".join(str(int(n)) for n in value) + "]"
+
+
+def _shape_mismatch(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    mismatched: list[tuple[str, Any, Any]] = []
+    if m is not None and m.groupdict().get("key"):  # torch's load_state_dict message
+        mismatched = [(k, c, w) for k, c, w in re.findall(
+            r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[[^\]]*\])\) "
+            r"from checkpoint, the shape in current model is torch\.Size\((\[[^\]]*\])\)",
+            str(exc))]
+    else:
+        info = _loading_info_of(facts)
+        if info is not None:
+            mismatched = sorted((k, _shape(c), _shape(w)) for k, c, w in info.mismatched_keys)
+    if mismatched:
+        key, ckpt, wanted = mismatched[0]
+        more = f" ({len(mismatched) - 1} more tensors differ too)" if len(mismatched) > 1 else ""
+        what = (f"The tensor {key} has shape {ckpt} in the checkpoint, but the config builds "
+                f"{wanted}{more}.")
+    else:
+        what = "Some tensors in the checkpoint have another shape than the config builds."
+    return Diagnosis(
+        "Weights don't fit the config: config and weights come from different models",
+        f"{what} from_pretrained builds the model from config.json and then copies the weights "
+        "in. A size in the config (hidden_size, intermediate_size, vocab_size, ...) differs "
+        "from the one the weights were saved with: the config and the weights come from "
+        "different models, or the config was edited after saving.",
+        bullets("Load config and weights from the same place:", [
+            "use the config.json that was saved with these weights (save_pretrained() writes "
+            "both; don't mix files from two folders or two repos);",
+            "if you changed the config on purpose (e.g. a new vocab_size), the old weights "
+            "can't be reused as they are: ignore_mismatched_sizes=True loads the rest and "
+            "initialises the mismatched tensors randomly, which only makes sense before "
+            "training them (helpers.load()'s report then lists them).",
+        ]),
+    )
+
+
 def _course_error(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
     return exc.diagnosis  # type: ignore[attr-defined]
 
@@ -721,11 +908,331 @@ def _generic(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagn
     )
 
 
+# Lesson 02 (tokenizers) ------------------------------------------------------------------
+
+
+def _lists_not_tensors(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    kind = m.group("kind") if m else "list"
+    attr = m.groupdict().get("attr") if m else None
+    needs = f"read .{attr} of their inputs, which a tensor has and a {kind} has not" if attr else (
+        f"pass their inputs to torch functions that take tensors, not a {kind}")
+    return Diagnosis(
+        "The model got Python lists, not tensors",
+        f"A model's forward() and generate() {needs}. A tokenizer returns lists unless you ask "
+        "for tensors.",
+        'Tokenize with return_tensors="pt": inputs = tokenizer(text, return_tensors="pt"), '
+        "then model(**inputs) or model.generate(**inputs). Several texts of different lengths "
+        "also need padding=True.",
+    )
+
+
+def _ragged_batch(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    return Diagnosis(
+        "Texts of different lengths can't become one tensor",
+        "return_tensors needs every row of the batch to have the same number of tokens, and "
+        "these texts tokenize to different lengths.",
+        'Pad them: tokenizer(texts, padding=True, return_tensors="pt") (the attention_mask marks '
+        "the pads). A GPT-2-style tokenizer needs a pad token first: tokenizer.pad_token = "
+        "tokenizer.eos_token. Add truncation=True, max_length=N to cap very long texts.",
+    )
+
+
+def _bad_return_tensors(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    value = m.group("value") if m else "that value"
+    old = " TensorFlow support was removed in transformers 5 (4.x code and tutorials use it)." if (
+        value.strip("'\"") in {"tf", "jax"}) else ""
+    return Diagnosis(
+        f"return_tensors={value!r} is not a tensor type this transformers knows",
+        f"Tokenizers in transformers {_transformers_version()} return \"pt\" (torch), \"np\" "
+        f"(NumPy) or \"mlx\" (Apple MLX) tensors, or Python lists when return_tensors is "
+        f"left out.{old}",
+        'Use return_tensors="pt" for a torch model (from_pretrained gives torch models).',
+    )
+
+
+def _token_id_out_of_range(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    return Diagnosis(
+        "An id has no row in the model's embedding table",
+        "An embedding lookup got an index past the end of its table. With language models it is "
+        "almost always one of: (1) a token added to the tokenizer (add_special_tokens, "
+        "add_tokens) without growing the model; (2) ids made by another model's tokenizer, "
+        "whose vocabulary is larger; (3) a text longer than the model's position table "
+        "(GPT-2-style models with learned positions). On a GPU the same mistake shows as "
+        "'CUDA error: device-side assert triggered'.",
+        "Compare max(input_ids) with model.get_input_embeddings().num_embeddings. (1) After "
+        "adding tokens call model.resize_token_embeddings(len(tokenizer)) and save model and "
+        "tokenizer together; (2) tokenize with the tokenizer loaded from the same model; (3) "
+        "truncate: tokenizer(text, truncation=True, max_length=model.config."
+        "max_position_embeddings).",
+    )
+
+
+def _stop_strings_no_tokenizer(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    return Diagnosis(
+        "stop_strings needs the tokenizer passed to generate()",
+        "generate() works on token ids, but a stop string is text: to find where a string such "
+        "as 'The end' could end inside the vocabulary's tokens, it needs the tokenizer, and a "
+        "model does not carry one.",
+        "Pass it along: model.generate(**inputs, stop_strings=[...], tokenizer=tokenizer). The "
+        "stop string stays at the end of the output; cut it off yourself if you don't want it.",
+    )
+
+
+def _max_length_below_prompt(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    prompt = f"{m.group('n')} tokens" if m else "the prompt"
+    limit = f"max_length={m.group('max')}" if m else "max_length"
+    return Diagnosis(
+        "max_length leaves no room after the prompt",
+        f"max_length counts the prompt too: the prompt already has {prompt}, so {limit} "
+        "leaves nothing (or less than nothing) to generate.",
+        "Use max_new_tokens=N, which counts only the generated tokens whatever the prompt's "
+        "length. If you must use max_length, compute it: inputs['input_ids'].shape[1] + N.",
+    )
+
+
+def _zero_temperature(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    value = m.group("t") if m else "0"
+    return Diagnosis(
+        "temperature must be above 0 when sampling",
+        f"Sampling divides the scores by the temperature, so temperature={value} cannot be "
+        "used with do_sample=True. Some APIs read temperature=0 as 'no randomness'; "
+        "transformers does not.",
+        "For the most likely token every time, use greedy decoding: do_sample=False (and no "
+        "temperature). For a little randomness, sample with a small positive temperature such "
+        "as 0.2.",
+    )
+
+
+def _invalid_generation_config(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    flags = re.findall(r"^- `(\w+)`", str(exc), flags=re.M)
+    named = ", ".join(flags) or "some settings"
+    return Diagnosis(
+        "A sampling setting on a configuration that does not sample",
+        f"{named}: these only change sampling, but do_sample is not True, so decoding is "
+        "greedy and they would be ignored. generate() only logs this once (\"The following "
+        "generation flags are not valid and may be ignored\"); validate(strict=True) and "
+        "save_pretrained() refuse the configuration.",
+        "Decide which you want: do_sample=True to sample with these settings, or remove them "
+        "(e.g. generation_config.temperature = None) for greedy decoding. A value may come "
+        "from the model's own generation_config.json: print model.generation_config.",
+    )
+
+
+def _generation_in_model_config(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    found = m.group("values") if m else "generation settings"
+    return Diagnosis(
+        "Generation settings on model.config (a 4.x habit)",
+        f"model.config holds {found}. Older code set generation defaults on the model's "
+        "config; transformers 5 reads them only from model.generation_config and refuses "
+        "to generate while the model config carries them.",
+        "Move them: model.generation_config.temperature = 0.7 (and delete the attribute from "
+        "model.config, e.g. del model.config.temperature), or pass them to generate() per "
+        "call. GenerationConfig.from_pretrained(name) shows what the checkpoint sets.",
+    )
+
+
+
+# lesson 06 (speed) ---------------------------------------------------------------------------
+
+
+def _static_cache_full(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    size = m.group("size") if m else "max_cache_len"
+    return Diagnosis(
+        "The static cache is full",
+        f"A static KV cache is allocated once with room for a fixed number of positions "
+        f"(max_cache_len={size} here), so that every decoding step has the same shapes. The "
+        f"prompt plus the new tokens needed position {m.group('index') if m else 'past it'}, "
+        "which has no slot, and writing the key/value there fails.",
+        "Make the cache as long as the whole text: StaticCache(config=model.config, "
+        "max_cache_len=prompt tokens + max_new_tokens), or let generate() size it itself with "
+        "cache_implementation=\"static\" (it uses max_length). A fresh cache per generate() "
+        "call, or cache.reset(), also empties an old one.",
+    )
+
+
+def _bad_cache_implementation(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    asked = m.group("asked") if m else "?"
+    valid = re.findall(r"'([^']+)'", m.group("valid")) if m else []
+    close = difflib.get_close_matches(asked, valid, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return Diagnosis(
+        "Unknown cache_implementation",
+        f"generate() does not know cache_implementation={asked!r}.{hint} It accepts: "
+        f"{', '.join(valid) or 'see the message'}.",
+        "For speed, \"static\" (a preallocated cache, what torch.compile needs) or leave it "
+        "out for the default dynamic cache, which grows with the text.",
+    )
+
+
+def _too_few_tokens_to_time(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    return Diagnosis(
+        "One new token has no decode step to time",
+        "measure_speed() times decoding as the gaps between steps: the first token comes out "
+        "of the prefill (the forward over the prompt), so with max_new_tokens=1 there is no "
+        "decode step at all.",
+        "Ask for at least 2 new tokens, better a few dozen so that one slow step matters less "
+        "(max_new_tokens=32). Its prefill_s is the time to the first token.",
+    )
+
+
 # --------------------------------------------------------------------------------------------
+def _removed_kbit_argument(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    bits = m.group("bits") if m else "4"
+    return Diagnosis(
+        f"load_in_{bits}bit= was removed in transformers 5",
+        f"4.x code passes load_in_{bits}bit=True to from_pretrained. transformers 5 no longer "
+        "accepts it, so the argument travels on to the model class's __init__, which rejects it.",
+        "Pass a quantization config instead: from transformers import BitsAndBytesConfig; "
+        f"from_pretrained(..., quantization_config=BitsAndBytesConfig(load_in_{bits}bit=True), "
+        'device_map="auto"). bitsandbytes quantization needs the bitsandbytes package and, in '
+        "practice, a CUDA GPU; on a CPU use bfloat16 or float32 instead.",
+    )
+
+
+def _no_bitsandbytes(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    return Diagnosis(
+        "bitsandbytes is not installed",
+        "A BitsAndBytesConfig asks for 8-bit or 4-bit weights, and transformers checks for the "
+        "bitsandbytes package before it loads anything.",
+        "On a CUDA machine: pip install -U bitsandbytes, restart the kernel, and load with "
+        'device_map="auto". On a CPU-only machine leave quantization_config out and load in '
+        "bfloat16 (or float32); helpers.estimate_memory says what that needs.",
+    )
+
+
+def _max_memory_device(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    key = m.group("key") if m else "?"
+    return Diagnosis(
+        f"max_memory has an unknown device: {key}",
+        "accelerate names devices in max_memory its own way: GPUs are plain integers (0, 1, "
+        "...), and the other keys are 'mps', 'cpu' and 'disk'. Strings such as 'cuda:0' or "
+        "'gpu' are not recognized.",
+        'Write the GPUs as integers: max_memory={0: "20GiB", 1: "20GiB", "cpu": "64GiB"}.',
+    )
+
+
+def _memory_size_format(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    size = m.group("size") if m else "?"
+    return Diagnosis(
+        f"Not a memory size: {size}",
+        "Budgets in max_memory are a number of bytes or a string of a number and a unit, with "
+        "no space inside the unit: '500MB', '20GiB', '1.5GB'.",
+        'Use an int (bytes) or a string such as "20GiB" (units: KB, MB, GB, KiB, MiB, GiB).',
+    )
+
+
+# Lesson 04 (batching and padding) --------------------------------------------------------
+
+
+def _streamer_batch(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    return Diagnosis(
+        "A streamer prints one text, and this batch has several rows",
+        "TextStreamer (and TextIteratorStreamer) decode the new tokens of a single row as they "
+        "are generated; generate() hands them every row of the batch at each step, and they "
+        "refuse more than one.",
+        "Stream one prompt (a batch of 1) and generate the others as a batch without a "
+        "streamer: model.generate(**one_prompt, streamer=TextStreamer(tokenizer, "
+        "skip_prompt=True)). With helpers.generate_text, stream=True takes a single string.",
+    )
+
+
+def _greedy_num_return_sequences(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    n = m.group("n") if m else "n"
+    return Diagnosis(
+        "Several answers per prompt need sampling or beam search",
+        f"num_return_sequences={n} asks for {n} rows per prompt, but greedy decoding "
+        "(do_sample=False, one beam) would produce the same row every time, so generate() "
+        "refuses it.",
+        f"Sample: do_sample=True (with transformers.set_seed(...) first for reproducible "
+        f"samples), or use beam search with num_beams >= {n}. The output then holds {n} "
+        "consecutive rows per prompt (rows 0..n-1 for the first prompt, and so on).",
+    )
+
+
+def _chat_template_error(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    message = first_line(exc, 200)
+    kinds = _type_names(exc)
+    if "TemplateSyntaxError" in kinds:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line} of the template)" if line else ""
+        return Diagnosis(
+            "The chat template is not valid Jinja",
+            f"jinja2 could not compile the chat template{where}: {message}. A template passed "
+            "with chat_template= or set on tokenizer.chat_template is a Jinja program, and "
+            "this one has a syntax error.",
+            "Check that every {% if %} / {% for %} has its {% endif %} / {% endfor %} and that "
+            "the quotes inside {{ ... }} match. Or pass no template and use the tokenizer's "
+            "own: tokenizer.get_chat_template() prints it.",
+        )
+    if "UndefinedError" in kinds:
+        return Diagnosis(
+            "The chat template reads a value the messages don't have",
+            f"The template looked up something that isn't there: {message}. Usually a message "
+            "without a 'role' or 'content' key, or a template variable that was not passed.",
+            "Give every message {'role': ..., 'content': ...} (strings), and pass other "
+            "variables the template uses as keyword arguments of apply_chat_template.",
+        )
+    return Diagnosis(
+        "The chat template refused this conversation",
+        f"The model's chat template checks the messages itself and raised: '{message}'. "
+        "Templates are Jinja programs that call raise_exception(); some accept no system "
+        "message (Gemma 2's: 'System role not supported'), some insist that user and "
+        "assistant turns alternate starting with user, or accept only those two roles.",
+        "Read the rule in print(tokenizer.get_chat_template()). No system role: put the "
+        "system text at the start of the first user message. Alternation: merge consecutive "
+        "messages of the same role and start with a user message.",
+    )
+
+
+def _is_batch_encoding_lookup(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> bool:
+    """The KeyError BatchEncoding.__getattr__ raises for an attribute a tensor would have."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    return code.co_name == "__getattr__" and "tokenization_utils" in code.co_filename
+
+
+def _batch_encoding_as_tensor(
+    facts: Facts, m: re.Match[str] | None, exc: BaseException
+) -> Diagnosis:
+    attr = m.group("attr") if m else "shape"
+    return Diagnosis(
+        "A BatchEncoding (a dict) was used as a tensor",
+        f"The code read .{attr} of what the tokenizer returned, as if it were the input_ids "
+        "tensor, but it is a BatchEncoding: a dict of input_ids and attention_mask, which "
+        "raises an AttributeError with no message. In transformers 5 apply_chat_template "
+        "returns one by default (return_dict=True); in 4.x it returned the input_ids alone, so "
+        "older code passes its result straight to generate().",
+        "Unpack it: model.generate(**inputs), and inputs['input_ids'].shape[1] for the "
+        "prompt's length. If you really want the ids alone, pass return_dict=False.",
+    )
+
+
 # The catalogue, in priority order (first match wins)
 # --------------------------------------------------------------------------------------------
 
-_REPO_ID = r"Repo id must (?:be in the form|use alphanumeric chars)"
+_REPO_ID = (
+    r"Repo id must (?:be in the form|use alphanumeric chars)|Cannot have -- or \.\. in repo_id"
+)
 
 RULES: list[Rule] = [
     Rule("course-error", _course_error, types=("CourseError",)),
@@ -737,6 +1244,12 @@ RULES: list[Rule] = [
         pattern=r"We couldn't connect to '[^']+' to load the files|outgoing traffic has been "
         r"disabled|Cannot find the requested files in the disk cache",
     ),
+    Rule(
+        "invalid-json",
+        _invalid_json,
+        pattern=r"It looks like the config file at '(?P<file>[^']+)' is not a valid JSON file",
+    ),
+    Rule("invalid-json-decode", _invalid_json, types=("JSONDecodeError",)),
     Rule(
         "unknown-model-type",
         _unknown_model_type,
@@ -768,6 +1281,16 @@ RULES: list[Rule] = [
         "corrupt-safetensors-message",
         _corrupt_safetensors,
         pattern=r"Error while deserializing header|HeaderTooLarge|MetadataIncompleteBuffer",
+    ),
+    Rule(
+        "shape-mismatch",
+        _shape_mismatch,
+        pattern=r"You set `ignore_mismatched_sizes` to `False`, thus raising an error",
+    ),
+    Rule(
+        "shape-mismatch-state-dict",
+        _shape_mismatch,
+        pattern=r"size mismatch for (?P<key>\S+): copying a param with shape",
     ),
     Rule("cuda-oom", _cuda_oom, types=("OutOfMemoryError",)),
     Rule("cuda-oom-message", _cuda_oom, pattern=r"CUDA out of memory"),
@@ -821,6 +1344,12 @@ RULES: list[Rule] = [
         r"No CUDA GPUs are available",
     ),
     Rule(
+        "tokenizer-needs-package",
+        _tokenizer_needs_package,
+        pattern=r"`tiktoken` is required to read a `tiktoken` file|requires the SentencePiece "
+        r"library but it was not found",
+    ),
+    Rule(
         "no-tokenizer-files",
         _no_tokenizer_files,
         pattern=r"Couldn't instantiate the backend tokenizer",
@@ -834,6 +1363,114 @@ RULES: list[Rule] = [
         "auto-factory",
         _auto_factory,
         pattern=r"^(?P<auto>Auto\w+) is designed to be instantiated using",
+    ),
+    Rule(
+        "lists-not-tensors",
+        _lists_not_tensors,
+        pattern=r"^'(?P<kind>list|tuple)' object has no attribute "
+        r"'(?P<attr>size|shape|dim|device|view)'",
+        types=("AttributeError",),
+    ),
+    Rule(
+        "lists-not-tensors-type",
+        _lists_not_tensors,
+        pattern=r"argument '(?:input|indices)' \(position \d\) must be Tensor, not "
+        r"(?P<kind>list|tuple)",
+        types=("TypeError",),
+    ),
+    Rule(
+        "ragged-batch",
+        _ragged_batch,
+        pattern=r"Unable to create tensor, you should probably activate truncation and/or padding",
+    ),
+    Rule(
+        "bad-return-tensors",
+        _bad_return_tensors,
+        pattern=r"^(?P<value>\S+) is not a valid TensorType",
+    ),
+    Rule(
+        "token-id-out-of-range",
+        _token_id_out_of_range,
+        pattern=r"index out of range in self",
+        types=("IndexError",),
+    ),
+    Rule(
+        "stop-strings-no-tokenizer",
+        _stop_strings_no_tokenizer,
+        pattern=r"When generating with stop strings, you must pass the model's tokenizer",
+    ),
+    Rule(
+        "max-length-below-prompt",
+        _max_length_below_prompt,
+        pattern=r"Input length of (?:decoder_)?input_ids is (?P<n>\d+), but `max_length` is "
+        r"set to (?P<max>-?\d+)",
+    ),
+    Rule(
+        "zero-temperature",
+        _zero_temperature,
+        pattern=r"`temperature` \(=(?P<t>[^)]+)\) has to be a strictly positive float",
+    ),
+    Rule(
+        "invalid-generation-config",
+        _invalid_generation_config,
+        pattern=r"GenerationConfig is invalid",
+    ),
+    Rule(
+        "generation-in-model-config",
+        _generation_in_model_config,
+        pattern=r"You have modified the pretrained model configuration to control generation"
+        r"(?:.*?values set - (?P<values>\{[^}]*\}))?",
+    ),
+    Rule(
+        "removed-load-in-kbit",
+        _removed_kbit_argument,
+        pattern=r"unexpected keyword argument '(?:load_in_(?P<bits>[48])bit)'",
+    ),
+    Rule("no-bitsandbytes", _no_bitsandbytes,
+         pattern=r"quantization requires bitsandbytes|requires .*bitsandbytes"),
+    Rule(
+        "max-memory-device",
+        _max_memory_device,
+        pattern=r"Device (?P<key>\S+) is not recognized, available devices are integers",
+    ),
+    Rule("memory-size-format", _memory_size_format,
+         pattern=r"`size` (?P<size>.+?) is not in a valid format"),
+    Rule(
+        "streamer-batch",
+        _streamer_batch,
+        pattern=r"Text(?:Diffusion)?Streamer only supports batch size 1|"
+        r"stream=True prints one prompt at a time",
+    ),
+    Rule(
+        "greedy-num-return-sequences",
+        _greedy_num_return_sequences,
+        pattern=r"Greedy methods \(do_sample != True\) without beam search do not support "
+        r"`num_return_sequences` different than 1 \(got (?P<n>\d+)\)",
+    ),
+    Rule("chat-template-error", _chat_template_error, types=("TemplateError",)),
+    Rule(
+        "batch-encoding-as-tensor",
+        _batch_encoding_as_tensor,
+        pattern=r"^'(?P<attr>shape|device|dim|size|ndim|dtype|tolist|long|numel)'$",
+        types=("KeyError",),
+        when=_is_batch_encoding_lookup,
+    ),
+    Rule(
+        "static-cache-full",
+        _static_cache_full,
+        pattern=r"index_copy_\(\): index (?P<index>\d+) is out of bounds for dimension 2 with "
+        r"size (?P<size>\d+)",
+    ),
+    Rule(
+        "bad-cache-implementation",
+        _bad_cache_implementation,
+        pattern=r"Invalid `cache_implementation` \((?P<asked>[^)]*)\)\. Choose one of: "
+        r"(?P<valid>\(.*\))",
+    ),
+    Rule(
+        "too-few-tokens-to-time",
+        _too_few_tokens_to_time,
+        pattern=r"max_new_tokens must be at least 2 to time any decode step",
     ),
 ]
 

@@ -255,35 +255,95 @@ def check_course_model_setting() -> Check:
     return Check("course model setting", "OK", ", ".join(chosen))
 
 
-def check_bundled_model(name: str) -> Check:
-    """Load a bundled model and its tokenizer the way lessons do, and generate one token."""
-    from helpers.errors import CourseError
-    from helpers.loading import load
-    from helpers.models import DEFAULT_MODEL
+KINDS = ("base", "chat")
 
-    label = f"model {name}"
-    start = time.perf_counter()
+
+def check_course_model(kind: str) -> Check:
+    """Load the model the lessons of this kind use (``COURSE_MODEL`` / ``COURSE_CHAT_MODEL``, or
+    the bundled one) the way they do: its config, its tokenizer, the weights with
+    ``helpers.load()``'s checks, and a 1-token forward pass; a chat model must also have a chat
+    template that renders. Anything wrong is a FAIL with its diagnosis."""
+    from helpers.errors import CourseError
+    from helpers.hub import course_model_name
+
+    label = f"{kind} model"
+    name = course_model_name(kind)
     try:
-        model, tokenizer, report = load(name)
-        inputs = tokenizer("Once upon a time", return_tensors="pt")
-        model.generate(**inputs, max_new_tokens=1, do_sample=False,
-                       pad_token_id=tokenizer.eos_token_id)
+        return _load_and_run(kind, label, name)
     except CourseError as exc:
-        return Check(label, "FAIL", f"{exc.diagnosis.title}: {exc.diagnosis.cause}",
-                     exc.diagnosis.fix)
-    if name == DEFAULT_MODEL["chat"] and not tokenizer.chat_template:
-        return Check(label, "FAIL", f"{report.model_class} loads, but its tokenizer has no chat "
-                     "template", "Rebuild the bundled models: make models.")
+        d = exc.diagnosis
+        return Check(label, "FAIL", f"{name}: {d.title}: {_one_line(d.cause)}", _one_line(d.fix))
+
+
+def _one_line(text: str) -> str:
+    """A diagnosis field on one line (its list items joined with '; ')."""
+    lines = [ln.removeprefix("- ").strip() for ln in text.splitlines() if ln.strip()]
+    return "; ".join(lines)
+
+
+def _diagnosed(exc: Exception, name: str, location: str):
+    from helpers.diagnosis import diagnose
+    from helpers.errors import CourseError
+
+    return CourseError(diagnose(exc, model=name, path=location))
+
+
+def _load_and_run(kind: str, label: str, name: str) -> Check:
+    import torch
+
+    from helpers.errors import CourseError, Diagnosis
+    from helpers.hardware import dtype_name
+    from helpers.hub import course_model, resolve
+    from helpers.loading import load
+    from helpers.memory import checkpoint_dtype
+
+    start = time.perf_counter()
+    location = course_model(kind)
+    resolved = resolve(location)
+    from transformers import AutoConfig
+
+    try:  # the config first: invalid JSON, an unknown or missing model_type answer here
+        config = AutoConfig.from_pretrained(
+            resolved.location, revision=resolved.revision,
+            local_files_only=resolved.local_files_only, trust_remote_code=False)
+    except Exception as exc:
+        raise _diagnosed(exc, name, resolved.location) from exc
+    stored, _ = checkpoint_dtype(config, resolved.folder)
+    model, tokenizer, report = load(location)  # tokenizer files, pickle, weights: diagnosed
+    ids = tokenizer("Once upon a time", return_tensors="pt")["input_ids"][:, :1]
+    if ids.numel() == 0:
+        raise CourseError(Diagnosis(
+            "The tokenizer turns text into no tokens",
+            f"{report.tokenizer_class} encodes 'Once upon a time' as an empty list: its "
+            "vocabulary is missing or empty.",
+            "Save the model's real tokenizer next to the weights: "
+            "tokenizer.save_pretrained(folder)."))
+    with torch.no_grad():
+        logits = model(input_ids=ids.to(model.device)).logits
+    if not torch.isfinite(logits).all():
+        raise CourseError(Diagnosis(
+            "The forward pass gives inf/NaN",
+            f"One token through {report.model_class} in {', '.join(report.dtypes)} gives "
+            "non-finite scores: typically float16 overflowing in a model trained in bfloat16.",
+            "Load it with dtype=torch.float32 (or bfloat16 where the machine supports it)."))
+    chat = ""
+    if kind == "chat":
+        try:
+            tokenizer.apply_chat_template([{"role": "user", "content": "Hello"}],
+                                          add_generation_prompt=True, tokenize=False)
+        except Exception as exc:
+            raise _diagnosed(exc, name, resolved.location) from exc
+        chat = ", chat template renders"
+    loaded = ", ".join(report.dtypes)
     seconds = time.perf_counter() - start
-    return Check(label, "OK", f"{report.model_class}, {', '.join(report.dtypes)}, "
-                 f"{report.footprint_bytes / 2**20:.1f} MiB, loads and generates "
-                 f"({seconds:.1f} s)")
+    return Check(label, "OK", f"{name}: {report.model_class}, stored {dtype_name(stored)}, loaded "
+                 f"as {loaded} (the dtype recommended for this machine), "
+                 f"{report.footprint_bytes / 2**20:.1f} MiB; config, tokenizer and a 1-token "
+                 f"forward pass work{chat} ({seconds:.1f} s)")
 
 
 def run_checks() -> Checks:
     """Every check, in order; a check that crashes is reported as FAIL, never raised."""
-    from helpers.models import BUNDLED
-
     steps: list[tuple[str, Callable[[], Check]]] = [
         ("python", check_python),
         ("packages", check_packages),
@@ -295,7 +355,7 @@ def run_checks() -> Checks:
         ("hub cache", check_cache),
         ("course model setting", check_course_model_setting),
     ]
-    steps += [(f"model {name}", lambda name=name: check_bundled_model(name)) for name in BUNDLED]
+    steps += [(f"{kind} model", lambda kind=kind: check_course_model(kind)) for kind in KINDS]
     results = Checks()
     for name, step in steps:
         try:

@@ -144,9 +144,13 @@ def decide(caps: Capabilities) -> Recommendation:
         else:
             dtype, reason = torch.float16, (
                 f"{cc_text} has no native bf16 (below 8.0 torch emulates it in float32: slow, "
-                "not less accurate). float16 is native and halves memory, but it overflows to "
-                "inf/NaN on some models trained in bf16: if outputs turn to NaN or nonsense, load "
-                "with dtype=torch.float32 (double the memory) or quantize."
+                "not less accurate), so float16 is the only half precision it runs natively. "
+                "Use it only for fp16-safe models: ones trained in float16, or whose model card "
+                "says float16 works. A model trained in bf16 (most current LLMs; its config.json "
+                'gives "bfloat16" as "dtype", or "torch_dtype" in older files) can produce '
+                "values beyond float16's range (65504) that turn into inf/NaN, then garbage "
+                "text: load those with "
+                "dtype=torch.float32 (exact, double the memory) or quantize."
             )
         return Recommendation("cuda", "auto", dtype, reason, caps.bf16_native,
                               caps.free_memory_bytes, caps)
@@ -159,8 +163,9 @@ def decide(caps: Capabilities) -> Recommendation:
             )
         else:
             dtype, reason = torch.float16, (
-                "bf16 needs macOS 14 on Apple GPUs; float16 is native and halves memory but can "
-                "overflow on models trained in bf16 (use float32 if outputs turn to NaN)."
+                "bf16 needs macOS 14 on Apple GPUs; float16 is native and halves memory, but use "
+                "it only for fp16-safe models: a model trained in bf16 can overflow to inf/NaN "
+                "in float16, so load those with dtype=torch.float32."
             )
         return Recommendation("mps", "mps", dtype, reason, caps.bf16_native,
                               caps.free_memory_bytes, caps)

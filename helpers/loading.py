@@ -2,13 +2,16 @@
 
 The call underneath is exactly::
 
-    AutoModelForCausalLM.from_pretrained(location, dtype=..., device_map=..., revision=...,
-                                         local_files_only=..., trust_remote_code=False, **kwargs)
+    model, loading_info = AutoModelForCausalLM.from_pretrained(
+        location, dtype=..., device_map=..., revision=..., local_files_only=...,
+        trust_remote_code=False, output_loading_info=True, **kwargs)
     AutoTokenizer.from_pretrained(location, revision=..., local_files_only=...,
                                   trust_remote_code=False)
 
-Before it, the arguments are checked so that a mistake answers at once with its cause and fix;
-after it, a :class:`LoadReport` says what was really loaded. Any exception from transformers or
+Before it, the arguments are checked so that a mistake answers at once with its cause and fix,
+and the files on disk must hold a tokenizer (checked before the weights load); after it, a
+:class:`LoadReport` says what was really loaded, including weights the checkpoint lacked
+(``loading_info``: newly initialised, random) with a WARNING row. Any exception from transformers or
 torch comes back as a :class:`~helpers.errors.CourseError` diagnosed by ``helpers.diagnosis``,
 with the original exception chained underneath.
 """
@@ -69,8 +72,19 @@ class LoadReport(ShowsAsText):
     bytes_by_device: dict[str, int]
     load_seconds: float
     transformers_version: str
+    missing_weights: tuple[str, ...] = ()
+    """parameters the model has and the checkpoint lacks: newly initialised (random)"""
+    unexpected_weights: tuple[str, ...] = ()
+    """tensors in the checkpoint that the model has no place for: not used"""
+    mismatched_weights: tuple[tuple[str, str, str], ...] = ()
+    """(name, shape in the checkpoint, shape the config builds): newly initialised (random)"""
 
     VOLATILE = ("location", "load_seconds")
+
+    @property
+    def newly_initialised(self) -> tuple[str, ...]:
+        """Parameters that hold random values instead of the checkpoint's."""
+        return tuple(sorted({*self.missing_weights, *(k for k, _, _ in self.mismatched_weights)}))
 
     def to_dict(self, stable: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -98,8 +112,30 @@ class LoadReport(ShowsAsText):
             ("load time", f"{self.load_seconds:.2f} s"),
             ("transformers", self.transformers_version),
         ]
+        rows += self._weight_rows()
         if stable:
             rows = [r for r in rows if r[0] not in {"location", "load time"}]
+        return rows
+
+    def _weight_rows(self) -> list[tuple[str, str]]:
+        """Rows only when the checkpoint and the model disagree (none for a clean load)."""
+        rows = []
+        fresh = self.newly_initialised
+        if fresh:
+            rows.append(("WARNING", f"{len(fresh)} weight tensor(s) newly initialised with random "
+                         "values: this model will not behave as trained (see the rows below)"))
+        if self.missing_weights:
+            rows.append(("missing weights", _names(self.missing_weights)
+                         + " (not in the checkpoint: random)"))
+        if self.mismatched_weights:
+            shown = [f"{k} {c} in the checkpoint vs {w} in the model"
+                     for k, c, w in self.mismatched_weights[:3]]
+            more = len(self.mismatched_weights) - len(shown)
+            rows.append(("mismatched weights", "; ".join(shown) + (f"; and {more} more" if more
+                                                                    else "") + " (random)"))
+        if self.unexpected_weights:
+            rows.append(("unexpected weights", _names(self.unexpected_weights)
+                         + f" (in the checkpoint, unused by {self.model_class})"))
         return rows
 
     def summary(self, stable: bool = False) -> str:
@@ -110,6 +146,19 @@ class LoadReport(ShowsAsText):
 
     def _repr_html_(self) -> str:
         return html_table(self.rows(), "Load report")
+
+
+def _names(keys: tuple[str, ...], limit: int = 6) -> str:
+    """Parameter names, layers merged the way transformers' own load report does it
+    (``h.{0, 1}.mlp.c_fc.weight``), at most ``limit`` of them."""
+    try:
+        from transformers.utils.loading_report import update_key_name
+
+        merged = sorted(update_key_name(list(keys)))
+    except Exception:  # an internal helper: fall back to the plain names
+        merged = sorted(keys)
+    shown = ", ".join(merged[:limit])
+    return shown + (f" and {len(merged) - limit} more" if len(merged) > limit else "")
 
 
 def _format_device_map(device_map: dict[str, str]) -> str:
@@ -136,9 +185,18 @@ class LoadedModel(NamedTuple):
         return self.report._repr_html_()
 
 
-def make_report(model, tokenizer, resolved: ResolvedModel, seconds: float) -> LoadReport:
-    """Describe a loaded model: real device map, every parameter dtype, footprint."""
+def make_report(model, tokenizer, resolved: ResolvedModel, seconds: float,
+                loading_info: dict | None = None) -> LoadReport:
+    """Describe a loaded model: real device map, every parameter dtype, footprint, and (from
+    ``from_pretrained(..., output_loading_info=True)``) the weights the checkpoint lacked, had
+    in excess, or had in another shape."""
     import transformers
+
+    info = loading_info or {}
+    mismatched = tuple(sorted(
+        (str(key), _shape_text(ckpt), _shape_text(wanted))
+        for key, ckpt, wanted in info.get("mismatched_keys", ())
+    ))
 
     device_map = getattr(model, "hf_device_map", None)
     if device_map:
@@ -158,7 +216,17 @@ def make_report(model, tokenizer, resolved: ResolvedModel, seconds: float) -> Lo
         bytes_by_device=bytes_by_device(model),
         load_seconds=round(seconds, 3),
         transformers_version=transformers.__version__,
+        missing_weights=tuple(sorted(info.get("missing_keys", ()))),
+        unexpected_weights=tuple(sorted(info.get("unexpected_keys", ()))),
+        mismatched_weights=mismatched,
     )
+
+
+def _shape_text(shape: object) -> str:
+    try:
+        return "[" + ", ".join(str(int(n)) for n in shape) + "]"  # type: ignore[union-attr]
+    except TypeError:
+        return str(shape)
 
 
 # --------------------------------------------------------------------------- validation
@@ -277,6 +345,106 @@ def _refuse_pickle(resolved: ResolvedModel, files: list[str]) -> Diagnosis:
     )
 
 
+def _json_from(location: str, filename: str, revision: str | None) -> dict:
+    """A JSON file of a local folder or a cached hub snapshot, or {} (missing or unreadable)."""
+    import json
+
+    from transformers.utils.hub import cached_file
+
+    try:
+        path = cached_file(location, filename, revision=revision, local_files_only=True,
+                           _raise_exceptions_for_missing_entries=False,
+                           _raise_exceptions_for_connection_errors=False)
+        return json.loads(Path(path).read_text()) if path else {}
+    except Exception:  # a broken config is for from_pretrained to report, with its diagnosis
+        return {}
+
+
+def tokenizer_candidates(location: str, revision: str | None = None) -> list[str]:
+    """File names a tokenizer can be built from, as transformers names them: the fast
+    tokenizer's serialization (``tokenizer.json``) and the vocabulary files of the tokenizer
+    classes this checkpoint names (tokenizer_config.json's ``tokenizer_class``, and the class
+    transformers maps config.json's ``model_type`` to), e.g. ``vocab.json`` + ``merges.txt``."""
+    from transformers import PreTrainedTokenizerFast
+    from transformers.models.auto import tokenization_auto
+    from transformers.tokenization_utils_base import FULL_TOKENIZER_FILE, TOKENIZER_CONFIG_FILE
+    from transformers.utils import CONFIG_NAME
+
+    names = [FULL_TOKENIZER_FILE, *PreTrainedTokenizerFast.vocab_files_names.values()]
+    classes = [_json_from(location, TOKENIZER_CONFIG_FILE, revision).get("tokenizer_class")]
+    model_type = _json_from(location, CONFIG_NAME, revision).get("model_type")
+    mapped = tokenization_auto.TOKENIZER_MAPPING_NAMES.get(model_type) if model_type else None
+    classes += list(mapped) if isinstance(mapped, (tuple, list)) else [mapped]
+    for class_name in classes:
+        if not isinstance(class_name, str):
+            continue
+        try:
+            cls = tokenization_auto.tokenizer_class_from_name(class_name)
+        except Exception:
+            cls = None
+        names += list(getattr(cls, "vocab_files_names", {}).values())
+    return list(dict.fromkeys(n for n in names if isinstance(n, str)))
+
+
+def tokenizer_files(location: str, revision: str | None = None) -> list[str]:
+    """The :func:`tokenizer_candidates` present in a local folder or the hub cache (no network:
+    ``transformers.utils.hub.has_file`` with ``local_files_only=True``)."""
+    from transformers.utils.hub import has_file
+
+    return [name for name in tokenizer_candidates(location, revision)
+            if has_file(location, name, revision=revision, local_files_only=True)]
+
+
+def check_tokenizer_files(resolved: ResolvedModel) -> None:
+    """Fail fast, before the weights load, when the files on disk hold no tokenizer.
+
+    Without this, ``AutoTokenizer.from_pretrained`` on a GPT-2 folder with no tokenizer files
+    returns a GPT2Tokenizer with a 1-token vocabulary that turns every text into ``[]``.
+    Skipped for downloads: their files are not on disk yet.
+    """
+    if not resolved.local_files_only or not _is_causal_lm_checkpoint(resolved):
+        return
+    if tokenizer_files(resolved.location, resolved.revision):
+        return
+    raise CourseError(no_tokenizer_diagnosis(resolved))
+
+
+def _is_causal_lm_checkpoint(resolved: ResolvedModel) -> bool:
+    """config.json names a model_type AutoModelForCausalLM can build. Otherwise the config is
+    the first problem, and from_pretrained reports it (with its diagnosis), not the tokenizer."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    from transformers.utils import CONFIG_NAME
+
+    model_type = _json_from(resolved.location, CONFIG_NAME, resolved.revision).get("model_type")
+    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+
+def no_tokenizer_diagnosis(resolved: ResolvedModel) -> Diagnosis:
+    from transformers.tokenization_utils_base import TOKENIZER_CONFIG_FILE
+
+    wanted = tokenizer_candidates(resolved.location, resolved.revision)
+    where = resolved.folder or resolved.location
+    listing = ""
+    if resolved.folder and Path(resolved.folder).is_dir():
+        names = sorted(p.name for p in Path(resolved.folder).iterdir())
+        listing = f" It holds: {', '.join(names[:10]) or 'nothing'}" + (
+            " …" if len(names) > 10 else "") + "."
+    half = (f" ({TOKENIZER_CONFIG_FILE} alone only sets options; the vocabulary is missing.)"
+            if TOKENIZER_CONFIG_FILE in listing else "")
+    return Diagnosis(
+        title="No tokenizer files found",
+        cause=f"{resolved.name!r} ({resolved.source}) has none of the files a tokenizer is built "
+        f"from ({', '.join(wanted)}).{listing}{half} Left to itself, AutoTokenizer may even "
+        "build an empty tokenizer that turns every text into no tokens at all. Checked before "
+        f"loading the weights, so this answers at once. Folder: {where}",
+        fix="Load the tokenizer from the folder or repo the model came from and save it next to "
+        "the weights: tokenizer.save_pretrained(folder) (after training, save both: "
+        "model.save_pretrained(folder) and tokenizer.save_pretrained(folder)). A hub download "
+        "that stopped early: fetch it again (python -m helpers prefetch ID on a connected "
+        "machine).",
+    )
+
+
 def _refuse_remote_code(resolved_name: str) -> Diagnosis:
     return Diagnosis(
         title="trust_remote_code=True is refused",
@@ -326,6 +494,7 @@ def load(
     dtype = parse_dtype(rec.dtype if dtype is None else dtype)
     device_map = check_device_map(_default_device_map(device_map, rec, kwargs))
     check_accelerate(device_map)
+    check_tokenizer_files(resolved)
     if not allow_pickle:
         files = pickle_only_weights(resolved.folder)
         if files:
@@ -337,17 +506,19 @@ def load(
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    kwargs.pop("output_loading_info", None)  # always asked for: the report lists what it says
     start = time.perf_counter()
     progress = transformers.utils.logging.is_progress_bar_enabled()
     transformers.utils.logging.disable_progress_bar()  # the report gives the time instead
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model, loading_info = AutoModelForCausalLM.from_pretrained(
             resolved.location,
             dtype=dtype,
             device_map=device_map,
             revision=revision,
             local_files_only=resolved.local_files_only,
             trust_remote_code=False,
+            output_loading_info=True,
             **kwargs,
         )
         tokenizer = AutoTokenizer.from_pretrained(
@@ -364,7 +535,8 @@ def load(
         if progress:
             transformers.utils.logging.enable_progress_bar()
     seconds = time.perf_counter() - start
-    return LoadedModel(model, tokenizer, make_report(model, tokenizer, resolved, seconds))
+    return LoadedModel(model, tokenizer,
+                       make_report(model, tokenizer, resolved, seconds, loading_info))
 
 
 def _default_device_map(device_map: object, rec, kwargs: dict) -> object:
@@ -441,6 +613,6 @@ def _device_of(device_map: object) -> str:
 
 __all__ = [
     "DTYPE_NAMES", "LoadReport", "LoadedModel", "STRATEGIES", "VALID_DEVICE_MAPS",
-    "check_accelerate", "check_device_map", "is_out_of_memory", "load", "make_report",
-    "pickle_only_weights",
+    "check_accelerate", "check_device_map", "check_tokenizer_files", "is_out_of_memory", "load",
+    "make_report", "pickle_only_weights", "tokenizer_candidates", "tokenizer_files",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,12 +26,15 @@ def test_all_checks_pass_with_the_models_in_place(bundled, offline):
     assert isinstance(checks, list) and all(isinstance(c, Check) for c in checks)
     named = _by_name(checks)
     for name in ("python", "packages", "devices", "native bf16", "free RAM", "free disk", "hub",
-                 "hub cache", "course model setting", "model stories-base", "model stories-chat"):
+                 "hub cache", "course model setting", "base model", "chat model"):
         assert name in named
         assert named[name].status in doctor.STATUSES
-    assert named["model stories-base"].status == "OK"
-    assert "GPT2LMHeadModel" in named["model stories-base"].detail
-    assert "LlamaForCausalLM" in named["model stories-chat"].detail
+    base, chat = named["base model"], named["chat model"]
+    assert (base.status, chat.status) == ("OK", "OK"), (base, chat)
+    assert base.detail.startswith("stories-base: GPT2LMHeadModel, stored float32, loaded as ")
+    assert chat.detail.startswith("stories-chat: LlamaForCausalLM, stored bfloat16, loaded as ")
+    assert "(the dtype recommended for this machine)" in base.detail
+    assert "1-token forward pass work" in base.detail and "chat template renders" in chat.detail
     assert named["hub"].status == "OK" and "HF_HUB_OFFLINE" in named["hub"].detail
     assert "transformers 5.24.0" in named["packages"].detail
 
@@ -56,17 +60,83 @@ def test_missing_bundled_model_fails_with_make_models(monkeypatch, tmp_path):
     from helpers import models
 
     monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
-    check = doctor.check_bundled_model("stories-base")
+    monkeypatch.delenv("COURSE_MODEL", raising=False)
+    check = doctor.check_course_model("base")
     assert check.status == "FAIL" and "make models" in check.fix
 
 
-def test_chat_model_without_template_fails(monkeypatch, tmp_path, tiny_gpt2):
-    from helpers import models
+def test_loaded_dtype_is_the_recommendation(bundled):
+    from helpers.hardware import dtype_name, recommend
 
-    (tmp_path / "stories-chat").symlink_to(tiny_gpt2, target_is_directory=True)
-    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
-    check = doctor.check_bundled_model("stories-chat")
-    assert check.status == "FAIL" and "chat template" in check.detail
+    check = doctor.check_course_model("base")
+    wanted = dtype_name(recommend().dtype)
+    assert f"stored float32, loaded as {wanted} (the dtype recommended for this machine)" in (
+        check.detail)
+
+
+# --------------------------------------------------------------------------- broken course models
+
+
+def _broken(kind, tmp_path, tiny_gpt2):
+    folder = tmp_path / kind
+    shutil.copytree(tiny_gpt2, folder)
+    if kind == "invalid-json":
+        text = (folder / "config.json").read_text()
+        (folder / "config.json").write_text(text.replace('"n_embd": 32,', '"n_embd": 32,,'))
+    elif kind == "no-tokenizer":
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            (folder / name).unlink()
+    elif kind == "t5":
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        shutil.rmtree(folder)
+        config = T5Config(num_layers=1, d_model=8, num_heads=2, d_kv=4, d_ff=8, vocab_size=20,
+                          decoder_start_token_id=0)
+        T5ForConditionalGeneration(config).save_pretrained(folder)
+        shutil.copy(tiny_gpt2 / "tokenizer.json", folder)  # has a tokenizer: the model is wrong
+    elif kind == "pickle-only":
+        import torch
+        from safetensors.torch import load_file
+
+        torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+        (folder / "model.safetensors").unlink()
+    return folder
+
+
+@pytest.mark.parametrize(("kind", "title", "more"), [
+    ("invalid-json", "Invalid JSON in a model file", "column 16"),
+    ("no-tokenizer", "No tokenizer files found", "tokenizer.json"),
+    ("t5", "AutoModelForCausalLM can't build T5Config", "AutoModelForSeq2SeqLM"),
+    ("pickle-only", "Checkpoint has only pickle weights", "pytorch_model.bin"),
+])
+def test_a_broken_base_model_fails_with_its_diagnosis(bundled, monkeypatch, tmp_path, tiny_gpt2,
+                                                      kind, title, more):
+    folder = _broken(kind, tmp_path, tiny_gpt2)
+    monkeypatch.setenv("COURSE_MODEL", str(folder))
+    check = doctor.check_course_model("base")
+    assert check.status == "FAIL", check
+    assert check.detail.startswith(f"{kind}: {title}: ")
+    assert more in check.detail + check.fix and check.fix
+    assert "\n" not in check.detail + check.fix  # one line each, list items joined
+
+
+def test_chat_model_without_template_fails(bundled, monkeypatch, tmp_path, tiny_gpt2):
+    folder = tmp_path / "base-as-chat"
+    shutil.copytree(tiny_gpt2, folder)
+    monkeypatch.setenv("COURSE_CHAT_MODEL", str(folder))
+    check = doctor.check_course_model("chat")
+    assert check.status == "FAIL"
+    assert check.detail.startswith("base-as-chat: No chat template")
+    assert "chat / instruct model" in check.fix
+    assert doctor.check_course_model("base").status == "OK"  # the same folder is a fine base
+
+
+def test_doctor_exits_1_for_a_broken_course_model(bundled, offline, monkeypatch, tmp_path,
+                                                  tiny_gpt2, capsys):
+    monkeypatch.setenv("COURSE_MODEL", str(_broken("invalid-json", tmp_path, tiny_gpt2)))
+    assert doctor.cli(["--json"]) == 1
+    named = {c["check"]: c for c in json.loads(capsys.readouterr().out)}
+    assert named["base model"]["status"] == "FAIL" and named["chat model"]["status"] == "OK"
 
 
 def test_course_model_setting_offline_and_uncached_fails(offline, monkeypatch, tmp_path):
@@ -136,7 +206,7 @@ def test_a_crashing_check_is_reported_not_raised(monkeypatch):
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(doctor, "check_devices", boom)
-    monkeypatch.setattr(doctor, "check_bundled_model", lambda name: Check(name, "OK", "skipped"))
+    monkeypatch.setattr(doctor, "check_course_model", lambda kind: Check(kind, "OK", "skipped"))
     checks = doctor.run_checks()
     devices = _by_name(checks)["devices"]
     assert devices.status == "FAIL" and "kaboom" in devices.detail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 
 import pytest
@@ -44,8 +46,10 @@ def test_chat_kind_loads_the_chat_model(bundled):
     assert tokenizer.chat_template
 
 
-def test_course_model_env_switches_the_default(bundled, tiny_llama, monkeypatch):
-    monkeypatch.setenv("COURSE_MODEL", str(tiny_llama))
+def test_course_model_env_switches_the_default(bundled, tiny_llama, monkeypatch, tmp_path):
+    folder = tmp_path / "my-llama"  # a copy: tiny_llama itself is the bundled chat model here
+    shutil.copytree(tiny_llama, folder)
+    monkeypatch.setenv("COURSE_MODEL", str(folder))
     assert load().report.source == "local folder"
     assert load().report.model_class == "LlamaForCausalLM"
 
@@ -340,3 +344,175 @@ def test_is_out_of_memory():
     assert loading.is_out_of_memory(torch.OutOfMemoryError("x"))
     assert loading.is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory"))
     assert not loading.is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+# ------------------------------------------------------------ what the checkpoint held
+
+
+def _edited_weights(src, dst, drop=(), add=None):
+    """A copy of a model folder whose safetensors lacks ``drop`` and has ``add`` on top."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(src, dst)
+    tensors = load_file(dst / "model.safetensors")
+    for key in drop:
+        del tensors[key]
+    tensors.update(add or {})
+    save_file(tensors, dst / "model.safetensors", metadata={"format": "pt"})
+    return dst
+
+
+def test_clean_load_reports_no_weight_problems(tiny_gpt2):
+    report = load(tiny_gpt2, dtype="float32").report
+    assert (report.missing_weights, report.unexpected_weights, report.mismatched_weights) == (
+        (), (), ())
+    assert "WARNING" not in str(report) and "weights" not in report.summary(stable=True)
+    assert [name for name, _ in report.rows(stable=True)] == [
+        "model", "source", "class", "tokenizer", "device map", "dtype", "footprint",
+        "transformers"]
+
+
+@pytest.mark.parametrize("device_map", [None, "cpu", "auto", "offload"])
+def test_missing_and_unexpected_tensors_are_listed_with_a_warning(tiny_gpt2, tmp_path,
+                                                                  device_map):
+    """A checkpoint missing a tensor loads silently in transformers (a logged table at most):
+    the layer is random. output_loading_info=True works with every device_map, offload too."""
+    folder = _edited_weights(tiny_gpt2, tmp_path / "holes",
+                             drop=["transformer.h.1.mlp.c_fc.weight"],
+                             add={"transformer.extra.weight": torch.zeros(3)})
+    kwargs = {"device_map": device_map}
+    if device_map == "offload":
+        kwargs = {"device_map": "auto", "max_memory": {"cpu": 60_000, "disk": "1GB"}}
+    report = load(folder, dtype="float32", **kwargs).report
+    assert report.missing_weights == ("transformer.h.1.mlp.c_fc.weight",)
+    assert report.unexpected_weights == ("transformer.extra.weight",)
+    assert report.newly_initialised == ("transformer.h.1.mlp.c_fc.weight",)
+    stable = report.summary(stable=True)
+    assert stable.splitlines()[-3].startswith("WARNING")
+    assert "1 weight tensor(s) newly initialised with random values" in stable
+    assert "transformer.h.1.mlp.c_fc.weight (not in the checkpoint: random)" in stable
+    assert "transformer.extra.weight (in the checkpoint, unused by GPT2LMHeadModel)" in stable
+    assert str(tmp_path) not in stable and "load time" not in stable
+    assert "WARNING" in report._repr_html_()
+    assert report.to_dict(stable=True)["missing_weights"] == ("transformer.h.1.mlp.c_fc.weight",)
+
+
+def _wider_config(src, dst):
+    shutil.copytree(src, dst)
+    config = json.loads((dst / "config.json").read_text())
+    config["n_embd"] = 64  # the weights were saved 32 wide
+    (dst / "config.json").write_text(json.dumps(config))
+    return dst
+
+
+def test_shape_mismatch_is_an_error_naming_the_tensor(tiny_gpt2, tmp_path):
+    folder = _wider_config(tiny_gpt2, tmp_path / "wider")
+    with pytest.raises(CourseError) as info:
+        load(folder, dtype="float32")
+    cause = info.value.__cause__
+    assert type(cause) is RuntimeError
+    assert str(cause).startswith("You set `ignore_mismatched_sizes` to `False`, thus raising")
+    diagnosis = info.value.diagnosis
+    assert "config and weights come from different models" in diagnosis.title
+    assert ("The tensor transformer.h.0.attn.c_attn.bias has shape [96] in the checkpoint, but "
+            "the config builds [192]") in diagnosis.cause
+    assert "27 more tensors differ" in diagnosis.cause
+    assert "ignore_mismatched_sizes=True" in diagnosis.fix
+
+
+def test_shape_mismatch_allowed_is_listed_as_random(tiny_gpt2, tmp_path):
+    folder = _wider_config(tiny_gpt2, tmp_path / "wider")
+    report = load(folder, dtype="float32", ignore_mismatched_sizes=True).report
+    assert len(report.mismatched_weights) == 28 and report.missing_weights == ()
+    assert ("transformer.h.0.attn.c_attn.bias", "[96]", "[192]") in report.mismatched_weights
+    stable = report.summary(stable=True)
+    assert "28 weight tensor(s) newly initialised with random values" in stable
+    assert "transformer.h.0.attn.c_attn.bias [96] in the checkpoint vs [192] in the model" in stable
+
+
+def test_invalid_json_config_names_file_line_and_column(tiny_gpt2, tmp_path):
+    folder = tmp_path / "badjson"
+    shutil.copytree(tiny_gpt2, folder)
+    text = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(text.replace('"n_embd": 32,', '"n_embd": 32,,'))
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if '"n_embd"' in t)
+    with pytest.raises(CourseError) as info:
+        load(folder)
+    assert type(info.value.__cause__) is OSError
+    diagnosis = info.value.diagnosis
+    assert diagnosis.title == "Invalid JSON in a model file"
+    assert str(folder / "config.json") in diagnosis.cause
+    assert f"at line {line}, column 16: Expecting property name" in diagnosis.cause
+    assert "python -m json.tool" in diagnosis.fix
+
+
+# --------------------------------------------------------------------------- tokenizer first
+
+
+def _without_tokenizer(src, dst, keep=()):
+    shutil.copytree(src, dst)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if name not in keep:
+            (dst / name).unlink()
+    return dst
+
+
+def test_transformers_alone_builds_an_empty_tokenizer_from_no_files(tiny_gpt2, tmp_path):
+    """Why load() checks: AutoTokenizer silently returns a useless tokenizer here."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(_without_tokenizer(tiny_gpt2, tmp_path / "bare"))
+    assert len(tok) == 1 and tok("Once upon a time")["input_ids"] == []
+
+
+@pytest.mark.parametrize("keep", [(), ("tokenizer_config.json",)])
+def test_missing_tokenizer_fails_before_the_weights_load(tiny_gpt2, tmp_path, monkeypatch, keep):
+    from transformers import AutoModelForCausalLM
+
+    folder = _without_tokenizer(tiny_gpt2, tmp_path / "bare", keep)
+    called = []
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained",
+                        lambda *a, **k: called.append(a))
+    start = time.perf_counter()
+    with pytest.raises(CourseError) as info:
+        load(folder)
+    assert time.perf_counter() - start < 5 and called == []  # ~0.01 s once imported
+    diagnosis = info.value.diagnosis
+    assert diagnosis.title == "No tokenizer files found"
+    for name in ("tokenizer.json", "vocab.json", "merges.txt"):  # GPT-2's, from transformers
+        assert name in diagnosis.cause
+    assert "tokenizer.save_pretrained(folder)" in diagnosis.fix
+    if keep:
+        assert "tokenizer_config.json alone only sets options" in diagnosis.cause
+
+
+def test_missing_tokenizer_in_a_hub_cache_snapshot(hub_cache, offline):
+    from huggingface_hub import constants
+
+    snapshot = next((hub_cache / ("models--" + HUB_ID.replace("/", "--"))).glob("snapshots/*"))
+    copy = hub_cache.parent / "hub-no-tokenizer"
+    shutil.copytree(hub_cache, copy, symlinks=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (copy / snapshot.relative_to(hub_cache) / name).unlink()
+    old = constants.HF_HUB_CACHE
+    constants.HF_HUB_CACHE = str(copy)
+    try:
+        with pytest.raises(CourseError, match="No tokenizer files found"):
+            load(HUB_ID)
+        assert loading.tokenizer_files(HUB_ID) == []
+    finally:
+        constants.HF_HUB_CACHE = old
+        shutil.rmtree(copy)
+    assert loading.tokenizer_files(HUB_ID) == ["tokenizer.json"]
+
+
+def test_slow_tokenizer_vocabulary_files_count(tiny_gpt2, tmp_path):
+    folder = _without_tokenizer(tiny_gpt2, tmp_path / "slow")
+    (folder / "vocab.json").write_text("{}")
+    (folder / "merges.txt").write_text("")
+    assert loading.tokenizer_files(str(folder)) == ["vocab.json", "merges.txt"]
+
+
+def test_llama_candidates_include_sentencepiece(tiny_llama):
+    assert "tokenizer.model" in loading.tokenizer_candidates(str(tiny_llama))
+    assert loading.tokenizer_files(str(tiny_llama)) == ["tokenizer.json"]
