@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-import helpers  # noqa: E402
-from helpers.training import corpus  # noqa: E402
+import helpers
+from helpers.training import corpus
 
 MODELS = Path(helpers.__file__).parent / "models"
 BASE = MODELS / "stories-base"

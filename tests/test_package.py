@@ -28,3 +28,17 @@ def test_python_m_helpers_lists_its_commands():
     assert out.returncode == 0
     for command in ("doctor", "prefetch", "notebooks"):
         assert command in out.stdout
+
+
+def test_no_test_module_changes_the_environment_at_import():
+    """An os.environ change at import leaks into every later test and every nbval kernel, so a
+    full run and a single-file run would test different things (HF_HUB_OFFLINE once did)."""
+    import ast
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level only: fixtures and functions may use monkeypatch
+            text = ast.unparse(node)
+            assert "os.environ" not in text or not isinstance(node, ast.Expr | ast.Assign), (
+                f"{path.name} changes os.environ at import: {text[:80]}")
