@@ -16,11 +16,12 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast lint models notebooks execute bench doctor clean
+.PHONY: help venv lab test test-fast test-models lint models notebooks execute bench doctor clean
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
 	@echo "make test       run the whole test suite: unit, notebooks (nbval), browser, lint"
+	@echo "make test-models  every lesson under every model-zoo configuration (hub-id, bf16, tiny, sharded, qwen2, mistral, phi3, gpt-neox, opt, chat-pad)"
 	@echo "make doctor     check this machine: versions, devices, bf16, memory, course models"
 	@echo "make notebooks  regenerate the student notebooks/ from solutions/"
 	@echo "make execute    re-run solutions/ in place (LESSONS=\"01\" for one), then notebooks/"
@@ -45,8 +46,15 @@ lab: $(STAMP)
 doctor: $(STAMP)
 	$(BIN)/python -m helpers doctor
 
+# OMP_WAIT_POLICY=PASSIVE: idle torch threads sleep instead of spinning. With pytest-xdist
+# workers and notebook kernels sharing two cores, spinning threads slowed lessons up to tenfold.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The model zoo (tests/model_zoo.py): both copies of every lesson under every configuration;
+# `make test` runs only a few of them.
+test-models: $(STAMP)
+	$(BIN)/python -m pytest tests/test_model_zoo.py --zoo=all $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

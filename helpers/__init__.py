@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "generate_text": "helpers.generation",
     "stream_text": "helpers.generation",
     "measure_speed": "helpers.generation",
+    "playground": "helpers.playground",
     # comprehension widgets, exercises, progress
     "quiz": "helpers.widgets",
     "check": "helpers.exercises",

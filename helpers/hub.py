@@ -9,12 +9,14 @@ what to do instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -209,6 +211,32 @@ def offline_reason() -> tuple[str, BaseException | None] | None:
 
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+@contextlib.contextmanager
+def simulate_no_network(*, empty_cache: bool = True) -> Iterator[None]:
+    """Within the block, this machine looks like a fresh one with no network, to the hub client
+    and to the course helpers: the hub endpoint is a closed port on this machine (connections are
+    refused at once), offline mode is off, and (``empty_cache``) the hub cache is an empty folder.
+
+    Lessons use it to show, the same way everywhere, what a learner without a network meets.
+    Nothing outside the block changes; the environment and huggingface_hub's settings come back.
+    """
+    import tempfile
+    from unittest import mock
+
+    closed_port = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    masked = {k: "" for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT")}
+    proxies = {k: "" for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
+                               "https_proxy", "all_proxy")}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.dict(os.environ, {**masked, **proxies}))
+        stack.enter_context(mock.patch.object(hub_constants, "ENDPOINT", closed_port))
+        stack.enter_context(mock.patch.object(hub_constants, "HF_HUB_OFFLINE", False))
+        if empty_cache:
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            stack.enter_context(mock.patch.object(hub_constants, "HF_HUB_CACHE", folder))
+        yield
 
 
 # --------------------------------------------------------------------------- resolve

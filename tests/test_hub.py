@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 from tiny_model_data import HUB_COMMIT, HUB_ID
@@ -275,3 +276,17 @@ def test_prefetch_online_calls_snapshot_download(reachable_hub, monkeypatch, tmp
 def test_prefetch_of_a_local_model_is_a_no_op(tiny_gpt2, capsys):
     assert hub.cli([str(tiny_gpt2)]) == 0
     assert "[OK]" in capsys.readouterr().out
+
+
+def test_simulate_no_network_refuses_at_once_and_restores_everything(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = (constants.ENDPOINT, constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE)
+    with hub.simulate_no_network():
+        assert hub.offline_reason()[0].startswith("the hub endpoint 127.0.0.1:9 cannot be reached")
+        assert list(Path(constants.HF_HUB_CACHE).iterdir()) == []
+        with pytest.raises(CourseError, match="not available offline"):
+            hub.resolve("openai-community/gpt2")
+    assert (constants.ENDPOINT, constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE) == before
+    assert os.environ["HF_HUB_OFFLINE"] == "1"

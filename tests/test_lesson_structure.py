@@ -107,3 +107,16 @@ def test_stored_outputs_hold_no_machine_paths(lesson):
                 v for k, v in output.get("data", {}).items() if k.startswith("text/"))
             for path in {str(ROOT), os.path.expanduser("~")} - {"/", ""}:
                 assert path not in text, f"{lesson.solution.name}: {path} in a compared output"
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_checks_and_expected_errors_are_compared(lesson):
+    """A check's verdict and an error's diagnosis are the lesson's point: nbval must compare
+    them, so such cells are never tagged nbval-ignore-output (make their output stable)."""
+    for cell in nbformat.read(lesson.solution, as_version=4).cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and "nbval-ignore-output" in tags:
+            for call in ("helpers.check(", "expect_error("):
+                assert call not in cell.source, (
+                    f"{lesson.solution.name}: a cell with {call} is tagged nbval-ignore-output: "
+                    f"{cell.source[:80]!r}")
