@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     # memory
     "estimate_memory": "helpers.memory",
     "plan_device_map": "helpers.memory",
+    "memory_calculator": "helpers.memory_calculator",
     # generation
     "DECODING_PRESETS": "helpers.generation",
     "generate_text": "helpers.generation",

@@ -301,9 +301,9 @@ class Inputs:
         return [_raise(self._tok().apply_chat_template, [{"role": "user", "content": "hi"}])]
 
     def rule_auto_factory(self, fp, _):
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        return [_raise(AutoModelForCausalLM)]
+        return [_raise(AutoModelForCausalLM), _raise(AutoTokenizer)]
 
     def rule_chat_template_error(self, fp, _):
         tok = self._tok()
@@ -390,6 +390,26 @@ class Inputs:
     def rule_greedy_num_return_sequences(self, fp, _):
         return [_raise(self._model().generate, self._ids(), max_new_tokens=3, do_sample=False,
                        num_return_sequences=2, pad_token_id=0)]
+
+    # lesson 06 --------------------------------------------------------------------------------
+
+    def rule_static_cache_full(self, fp, _):
+        from transformers import StaticCache
+
+        model = self._model()
+        cache = StaticCache(config=model.config, max_cache_len=18)
+        return [_raise(model.generate, self._ids(16), cache=cache, max_new_tokens=8,
+                       min_new_tokens=8, pad_token_id=0)]
+
+    def rule_bad_cache_implementation(self, fp, _):
+        return [_raise(self._model().generate, self._ids(), max_new_tokens=3,
+                       cache_implementation="statc", pad_token_id=0)]
+
+    def rule_too_few_tokens_to_time(self, fp, _):
+        import helpers
+
+        return [_raise(helpers.measure_speed, self._model(), self._tok(), "a fox",
+                       max_new_tokens=1)]
 
 
 def test_troubleshooting_quotes_are_parsed():

@@ -149,3 +149,98 @@ def test_offload_budget_splits_the_model_between_memory_and_disk(tiny_gpt2):
         plan = memory.plan_device_map(tiny_gpt2, {"cpu": total * smaller // 10, "disk": "1GB"},
                                       dtype="float32")
         assert set(plan.values()) != {"cpu", "disk"}
+
+
+# --------------------------------------------------------------------------- lesson 05 additions
+
+
+def test_bytes_per_parameter():
+    assert [memory.bytes_per_parameter(d) for d in
+            ("float32", torch.bfloat16, "fp16", "int8", "4-bit")] == [4, 2, 2, 1, 0.5]
+    with pytest.raises(CourseError, match="Unknown storage format"):
+        memory.bytes_per_parameter("int3")
+
+
+@pytest.mark.parametrize("arch, kwargs", [
+    ("gpt2", dict(n_embd=32, n_layer=2, n_head=4)),
+    ("llama", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, intermediate_size=64)),
+    ("mistral", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=1, intermediate_size=64, sliding_window=None)),
+    ("qwen2", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, intermediate_size=64)),
+    ("phi3", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, intermediate_size=64, pad_token_id=0)),
+    ("gpt_neox", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                      intermediate_size=64)),
+    ("opt", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+                 word_embed_proj_dim=32)),
+    ("gemma", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=1, head_dim=16, intermediate_size=64)),
+    ("gpt_bigcode", dict(n_embd=32, n_layer=2, n_head=4, multi_query=True)),
+    ("falcon", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    multi_query=True, new_decoder_architecture=False)),
+])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_kv_cache_estimate_matches_a_real_cache(arch, kwargs, dtype):
+    """The formula, read from each architecture's own config names, against a measured cache."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.for_model(arch, vocab_size=64, max_position_embeddings=64, **kwargs)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
+    ids = torch.randint(0, 64, (3, 11))
+    with torch.no_grad():
+        cache = model(input_ids=ids, use_cache=True).cache
+    estimate = memory.estimate_kv_cache(model, context=11, batch=3)
+    assert estimate.total_bytes == memory.cache_bytes(cache) > 0
+    assert memory.estimate_kv_cache(config, 11, 3, dtype).total_bytes == estimate.total_bytes
+
+
+def test_kv_cache_from_a_name_and_its_display(tiny_llama):
+    estimate = memory.estimate_kv_cache(tiny_llama, context=100, batch=2)  # bf16 checkpoint
+    assert (estimate.layers, estimate.attention_heads, estimate.kv_heads) == (2, 2, 1)
+    assert estimate.bytes_per_value == 2
+    assert estimate.total_bytes == 2 * 2 * 1 * 16 * 100 * 2 * 2
+    assert estimate.per_token_bytes * 200 == estimate.total_bytes
+    assert "grouped-query" in str(estimate) and "<table" in estimate._repr_html_()
+    with pytest.raises(CourseError, match="Negative"):
+        memory.estimate_kv_cache(tiny_llama, context=-1)
+
+
+@pytest.fixture(scope="module")
+def empty_7b():
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                         num_attention_heads=32, num_key_value_heads=8, vocab_size=32000)
+    with init_empty_weights():
+        return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+
+
+def test_strategies_plan_simulated_gpus_without_gpus(empty_7b, caplog):
+    budget = {0: "8GiB", 1: "8GiB", "cpu": "16GiB"}
+    per = {s: memory.placement_bytes(empty_7b, memory.plan_device_map(empty_7b, budget,
+                                                                        strategy=s))
+           for s in memory.STRATEGIES}
+    total = sum(per["auto"].values())
+    assert all(sum(p.values()) == total for p in per.values())
+    assert per["auto"] == per["balanced"]
+    assert per["balanced_low_0"]["cuda:0"] < per["balanced"]["cuda:0"]
+    assert per["sequential"]["cuda:0"] > per["sequential"]["cuda:1"]
+    assert "is not available" not in caplog.text
+    assert budget == {0: "8GiB", 1: "8GiB", "cpu": "16GiB"}
+
+
+def test_unknown_strategy(empty_7b):
+    with pytest.raises(CourseError, match="Unknown device_map strategy"):
+        memory.plan_device_map(empty_7b, {"cpu": "1GB"}, strategy="fastest")
+
+
+def test_measure_memory_sees_an_allocation():
+    result, used = memory.measure_memory(lambda: torch.ones(64 * 2**20, dtype=torch.uint8))
+    assert result.numel() == 64 * 2**20
+    assert used.peak_bytes >= 60 * 2**20 and used.after_bytes >= 60 * 2**20
+    _, gone = memory.measure_memory(lambda: torch.ones(64 * 2**20, dtype=torch.uint8).sum())
+    assert gone.peak_bytes >= gone.after_bytes
