@@ -1,0 +1,137 @@
+"""Lesson 06 in a real browser: Run All (timings, the plot, the bounded compile demo), the
+outputs the lesson is about, a quiz, an exercise.
+
+The lesson runs once per module (Run All, as a learner would); the tests then read and click on
+that page in order. The student copy (notebooks/) is the one opened: that is what learners get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from course_server import VIEWPORT, LabServer
+from lab_driver import CellState, LabNotebook, close_page, expect
+from lessons import cell_ids, exercises, require, stored_outputs
+from quiz_checks import assert_choice_feedback, assert_open_hint, question_box
+
+from helpers.quizzes import load_bank
+
+pytestmark = pytest.mark.browser
+
+LESSON = "notebooks/06_speed.ipynb"
+SOLUTION = "solutions/06_speed.ipynb"
+# the lesson measures for about a minute on a 2-core machine (the compile demo alone may use
+# its 15 s limit); a hang still fails within 4 minutes
+RUN_ALL_TIMEOUT_MS = 240_000
+# what the lesson is about, each shown by a compared (machine-independent) cell output: the
+# cache changes the work, not the tokens; the static cache that is too short; the prompt
+# counted as output
+EXPECTED_OUTPUTS = ("use_cache=False gives the same tokens as use_cache=True: True",
+                    'cache_implementation="static" gives the same tokens as the default cache: '
+                    "True",
+                    "The static cache is full", "Unknown cache_implementation",
+                    "tokens/s per sequence")
+
+
+class RanLesson:
+    """The lesson open in the browser after Run All, and the cells' state at that point."""
+
+    def __init__(self, notebook: LabNotebook, cells: list[CellState]) -> None:
+        self.notebook = notebook
+        self.cells = cells
+
+
+@pytest.fixture(scope="module")
+def lesson(browser, lab_server: LabServer) -> Iterator[RanLesson]:
+    require(LESSON)
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    try:
+        notebook = LabNotebook.open(page, lab_server, LESSON)
+        yield RanLesson(notebook, notebook.run_all(timeout_ms=RUN_ALL_TIMEOUT_MS))
+    finally:
+        close_page(page)
+
+
+def test_run_all_reaches_the_end_without_errors(lesson: RanLesson):
+    not_run = [c.index for c in lesson.cells if c.type == "code" and c.execution_count is None]
+    errors = [f"cell {c.index}: {e}" for c in lesson.cells for e in c.errors]
+    assert errors == [], "cells raised (an error on purpose belongs in helpers.expect_error)"
+    assert not_run == [], f"Run All stopped before cells {not_run}"
+    assert lesson.notebook.rendered_errors() == []
+
+
+def test_outputs_show_same_tokens_and_diagnoses(lesson: RanLesson):
+    """Each cell whose stored solution output shows one of these shows it here too."""
+    rendered = lesson.notebook.output_texts()
+    missing = [text for text in EXPECTED_OUTPUTS if text not in "\n".join(rendered)]
+    assert missing == [], f"no cell output of lesson 06 shows {missing}"
+    index_of = {cid: i for i, cid in enumerate(cell_ids(require(LESSON))) if cid}
+    compared = 0
+    for cid, stored in stored_outputs(require(SOLUTION)).items():
+        for text in EXPECTED_OUTPUTS:
+            if text in stored and cid in index_of:
+                compared += 1
+                assert text in rendered[index_of[cid]], (
+                    f"cell {index_of[cid]} (id {cid}) shows {rendered[index_of[cid]]!r} in the "
+                    f"browser, without the {text!r} its stored solution output has"
+                )
+    assert compared >= len(EXPECTED_OUTPUTS), "the solution stores too few of these outputs"
+
+
+def test_measurements_and_plot_are_shown(lesson: RanLesson, artifacts_dir):
+    """The timing cells print their verdicts, the compile cell ends (finished or skipped with a
+    note), and the cost-vs-length plot is drawn as an image."""
+    notebook = lesson.notebook
+    index_of = {cid: i for i, cid in enumerate(cell_ids(require(LESSON))) if cid}
+    rendered = notebook.output_texts()
+    assert "thread(s)" in rendered[index_of["06-threads"]]
+    assert "tokens/s" in rendered[index_of["06-cache-speed"]]
+    compile_text = rendered[index_of["06-compile"]]
+    assert "Skipped" in compile_text or "first compiled call" in compile_text, compile_text
+    assert "ceiling" in rendered[index_of["06-bandwidth"]]
+    plot = notebook.cell(index_of["06-growth"]).locator(".jp-OutputArea img")
+    expect(plot).to_have_count(1, timeout=15_000)
+    plot.scroll_into_view_if_needed()
+    notebook.page.screenshot(path=str(artifacts_dir / "06_speed-plot.png"))
+
+
+def test_quiz_feedback_and_screenshot(lesson: RanLesson, artifacts_dir):
+    """A wrong answer explains itself, a right one says so; the page is saved as a PNG."""
+    page = lesson.notebook.page
+    bank = load_bank("06")
+    shown = [q for q in bank.questions if q.kind == "choice"
+             and page.locator(f".fp-q-06-{q.id}").count() > 0]
+    assert shown, "lesson 06 shows no multiple-choice question from its quiz bank"
+    question = shown[0]
+    box = question_box(page, question)
+    assert_choice_feedback(box, question)
+    box.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "06_speed-quiz.png"))
+
+
+def test_open_question_reveals_its_model_answer(lesson: RanLesson):
+    page = lesson.notebook.page
+    shown = [q for q in load_bank("06").questions if q.kind == "open"
+             and page.locator(f".fp-q-06-{q.id}").count() > 0]
+    assert shown, "lesson 06 shows no open question from its quiz bank"
+    assert_open_hint(question_box(page, shown[0]), shown[0])
+
+
+def test_exercise_typed_in_the_browser_is_correct(lesson: RanLesson):
+    """Type the solution into the student's exercise cell, run it and its check: "correct"."""
+    found = exercises(require(LESSON), require(SOLUTION))
+    assert len(found) >= 3, "lesson 06 has fewer than three exercises with a check cell"
+    exercise = found[0]  # the KV-cache loop by hand
+    notebook = lesson.notebook
+    check_output = notebook.cell(exercise.check_index).locator(".jp-OutputArea")
+    # unsolved, as Run All left it: the check must not already say correct
+    expect(check_output.locator(".fp-check-not-yet")).to_have_count(1)
+
+    notebook.replace_cell_source(exercise.cell_index, exercise.solved_source)
+    state = notebook.run_cell_with_keyboard(exercise.cell_index)
+    assert state.errors == ()
+    state = notebook.run_cell(exercise.check_index)
+    assert state.errors == ()
+    expect(check_output.locator(".fp-check-correct")).to_have_count(1, timeout=15_000)
+    expect(check_output).to_contain_text("correct")
