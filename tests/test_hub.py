@@ -288,5 +288,5 @@ def test_simulate_no_network_refuses_at_once_and_restores_everything(monkeypatch
         assert list(Path(constants.HF_HUB_CACHE).iterdir()) == []
         with pytest.raises(CourseError, match="not available offline"):
             hub.resolve("openai-community/gpt2")
-    assert (constants.ENDPOINT, constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE) == before
+    assert before == (constants.ENDPOINT, constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
