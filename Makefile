@@ -59,7 +59,9 @@ test-models: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# docs/troubleshooting.md and lesson 08's index come from helpers/catalogue.py: regenerate them first.
 notebooks: $(STAMP)
+	$(BIN)/python -m helpers troubleshooting
 	$(BIN)/python -m helpers notebooks
 
 # Re-run solutions/ in place with the bundled models (LESSONS="01 02" for some), then notebooks/.

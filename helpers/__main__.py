@@ -1,4 +1,4 @@
-"""``python -m helpers COMMAND``: doctor, prefetch, notebooks.
+"""``python -m helpers COMMAND``: doctor, prefetch, notebooks, troubleshooting, ...
 
 Each command lives in the module that owns its concern; this file only dispatches.
 """
@@ -14,6 +14,8 @@ COMMANDS = {
     "notebooks": ("helpers.course", "write notebooks/ from solutions/ (--check: verify)"),
     "execute": ("helpers.course", "re-run solutions/ in place (bundled models), then notebooks/"),
     "progress": ("helpers.progress", "show your progress (--reset [NN]: forget it)"),
+    "troubleshooting": ("helpers.catalogue",
+                        "write docs/troubleshooting.md and lesson 08's index from the catalogue"),
     "my-work": ("helpers.my_work", "copy the lessons into my-work/, which git pull never touches"),
 }
 # command -> the function of its module that runs it (default: cli)
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:
         print("usage: python -m helpers {" + ",".join(COMMANDS) + "} [options]\n")
         for name, (_, what) in COMMANDS.items():
-            print(f"  {name:<10} {what}")
+            print(f"  {name:<16} {what}")
         return 0 if argv and argv[0] in {"-h", "--help"} else 2
     module, _ = COMMANDS[argv[0]]
     run = getattr(importlib.import_module(module), ENTRY.get(argv[0], "cli"))

@@ -44,6 +44,7 @@ def test_readme_lists_every_lesson():
 
 # --------------------------------------------------------------------------------------------
 # Every error message quoted in docs/troubleshooting.md is one the pinned versions really print
+# (the doc is generated from helpers/catalogue.py: tests/test_troubleshooting.py)
 # --------------------------------------------------------------------------------------------
 
 _SPAN = re.compile(r"``(.+?)``|`([^`]+)`")
