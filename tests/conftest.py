@@ -16,6 +16,15 @@ import pytest
 from tiny_model_data import CHAT_TEMPLATE, HUB_COMMIT, HUB_ID, bpe_tokenizer
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--zoo", default=None, metavar="CONFIGS",
+        help="model-zoo configurations the lessons run under in tests/test_model_zoo.py: "
+        "ci (default: the few `make test` runs), all (`make test-models`), or names, "
+        "comma-separated (see tests/model_zoo.py)",
+    )
+
+
 def pytest_configure(config):
     """Lessons run by nbval and the browser tests must not write progress into the runner's home."""
     if "FROM_PRETRAINED_PROGRESS" not in os.environ:
