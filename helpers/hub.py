@@ -26,12 +26,12 @@ from huggingface_hub import is_offline_mode, try_to_load_from_cache
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from helpers.errors import CourseError, Diagnosis
-from helpers.models import BUNDLED, DEFAULT_MODEL, bundled_path
+from helpers.models import BUNDLED, DEFAULT_MODEL, REAL_MODELS, bundled_path, named_path
 
 #: environment variable that switches the course to another model, per kind
 COURSE_MODEL_ENV = {"base": "COURSE_MODEL", "chat": "COURSE_CHAT_MODEL"}
 
-SOURCES = ("bundled", "local folder", "hub cache", "hub download")
+SOURCES = ("bundled", "real model", "local folder", "hub cache", "hub download")
 
 PROBE_TIMEOUT_S = 1.0
 
@@ -85,11 +85,12 @@ def course_model_name(kind: str = "base") -> str:
 
 
 def pretrained_location(name_or_path: str | os.PathLike) -> str:
-    """What ``from_pretrained`` accepts for a name: a bundled short name becomes its folder, an
-    existing folder its absolute path; anything else (a hub id) is returned unchanged."""
+    """What ``from_pretrained`` accepts for a name: a bundled (or real model's) short name becomes
+    its folder, an existing folder its absolute path; anything else (a hub id) is returned
+    unchanged."""
     name = os.fspath(name_or_path)
-    if name in BUNDLED:
-        return str(bundled_path(name))
+    if name in BUNDLED or name in REAL_MODELS:
+        return str(named_path(name))
     path = Path(name).expanduser()
     if path.is_dir():
         return str(path.resolve())
@@ -109,16 +110,17 @@ def model_label(name_or_path: str | os.PathLike) -> str:
 
 
 def bundled_name(name_or_path: str | os.PathLike) -> str | None:
-    """The bundled model's short name when ``name_or_path`` is one or is its folder, else None."""
+    """The short name when ``name_or_path`` is a bundled model's (or the real model's, see
+    helpers/real_model.py) or is its folder, else None."""
     name = os.fspath(name_or_path)
-    if name in BUNDLED:
+    if name in BUNDLED or name in REAL_MODELS:
         return name
     try:
         folder = Path(name).expanduser().resolve()
     except (OSError, RuntimeError):
         return None
-    for short in BUNDLED:
-        if folder == bundled_path(short).resolve():
+    for short in (*BUNDLED, *REAL_MODELS):
+        if folder == named_path(short).resolve():
             return short
     return None
 
@@ -245,11 +247,19 @@ def simulate_no_network(*, empty_cache: bool = True) -> Iterator[None]:
 def resolve(name_or_path: str | os.PathLike, *, revision: str | None = None) -> ResolvedModel:
     """Find out where ``name_or_path`` lives before ``from_pretrained`` does, and fail fast.
 
-    Order: a bundled short name; an existing folder; a path that does not exist (error); a hub id
-    (validated, then found in the cache or downloaded; offline with no cached copy is an error).
+    Order: a bundled short name (or the real model's, once built); an existing folder; a path
+    that does not exist (error); a hub id (validated, then found in the cache or downloaded;
+    offline with no cached copy is an error).
     """
     requested = os.fspath(name_or_path)
     short = bundled_name(requested)
+    if short in REAL_MODELS:
+        from helpers import real_model
+
+        folder = named_path(short)
+        if not real_model.is_built(folder):
+            raise CourseError(real_model.missing_diagnosis())
+        return ResolvedModel(requested, str(folder), "real model", True, str(folder), revision)
     if short is not None:
         folder = bundled_path(short)
         if not folder.is_dir():
@@ -387,7 +397,7 @@ def prefetch(name: str, *, revision: str | None = None) -> str:
     from huggingface_hub import HfApi, snapshot_download
 
     resolved = resolve(name, revision=revision)
-    if resolved.source in {"bundled", "local folder"}:
+    if resolved.source in {"bundled", "real model", "local folder"}:
         return resolved.location
     if resolved.local_files_only:  # offline but already cached: nothing more can be fetched
         return resolved.folder or resolved.location
