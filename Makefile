@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean
+.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean mutation
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
@@ -29,6 +29,7 @@ help:
 	@echo "make execute    re-run solutions/ in place (LESSONS=\"01\" for one), then notebooks/"
 	@echo "make models     retrain the bundled models from scratch (~15 min on 2 cores)"
 	@echo "make bench      print measured speed and memory ratios"
+	@echo "make mutation   mutation testing of the helpers (slow; MUTANTS=\"helpers.progress*\")"
 	@echo "make clean      remove .venv and caches"
 
 venv: $(STAMP)
@@ -68,6 +69,14 @@ real-model: $(STAMP)
 REAL_PYTEST_ARGS ?= -n 2 --dist load
 test-real: real-model
 	FROM_PRETRAINED_TEST_REAL=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest tests/test_real_model.py $(REAL_PYTEST_ARGS)
+
+# Mutation testing with mutmut (docs/testing.md): slow, never part of `make test` or CI. The
+# modules and the fast unit tests it uses are [tool.mutmut] in pyproject.toml; MUTANTS picks
+# some, e.g. MUTANTS="helpers.progress*". Results stay in mutants/ (`mutmut results`).
+MUTANTS ?=
+mutation: $(STAMP)
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut results
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -184,8 +184,9 @@ def decide(caps: Capabilities) -> Recommendation:
         else:
             dtype, reason = torch.float32, (
                 "this CPU has no native bf16, so torch would emulate it: slow, though not less "
-                "accurate. float16 is about 3x slower than float32 on CPU. float32 is the fast, "
-                "exact choice; use bf16 only to halve memory."
+                "accurate. float16 is usually slower than float32 on a CPU too (few CPUs "
+                "compute in it natively; `make bench` measures it on yours). float32 is the "
+                "fast, exact choice; use bf16 only to halve memory."
             )
         return Recommendation("cpu", "cpu", dtype, reason + placement, caps.bf16_native,
                               caps.free_memory_bytes, caps)

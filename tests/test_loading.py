@@ -340,6 +340,32 @@ def test_out_of_memory_gets_need_and_free_bytes(tiny_gpt2, monkeypatch, error):
     assert context["model"] == str(tiny_gpt2)
 
 
+def test_out_of_memory_estimate_uses_the_requested_dtype(tiny_gpt2, monkeypatch):
+    """An fp32 checkpoint loaded as bf16 needs half the weight memory: the diagnosis must quote
+    the bf16 estimate, not the checkpoint's ("auto") one."""
+    from transformers import AutoModelForCausalLM
+
+    from helpers.display import format_bytes
+    from helpers.memory import estimate_memory
+
+    bf16 = estimate_memory(tiny_gpt2, "bfloat16").total_bytes
+    fp32 = estimate_memory(tiny_gpt2, "auto").total_bytes
+    assert fp32 == estimate_memory(tiny_gpt2, "float32").total_bytes  # an fp32 checkpoint
+    assert format_bytes(bf16) != format_bytes(fp32)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                           "1000000000000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", fail)
+    for dtype in ("bfloat16", torch.bfloat16):
+        with pytest.raises(CourseError) as info:
+            load(tiny_gpt2, dtype=dtype, device_map="cpu")
+        text = str(info.value.diagnosis)
+        assert f"needs ~{format_bytes(bf16)}" in text, text
+        assert format_bytes(fp32) not in text
+
+
 def test_is_out_of_memory():
     assert loading.is_out_of_memory(torch.OutOfMemoryError("x"))
     assert loading.is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory"))

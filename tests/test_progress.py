@@ -34,6 +34,14 @@ def test_environment_variable_overrides_the_location(progress_file):
     assert progress.progress_path() == progress_file
 
 
+def test_the_file_s_folders_are_created(tmp_path, monkeypatch):
+    path = tmp_path / "a" / "b" / "progress.json"  # a fresh user data dir: several levels
+    monkeypatch.setenv(progress.ENV_VAR, str(path))
+    monkeypatch.delenv(progress.SESSION_ENV, raising=False)
+    progress.record_answer("01", "default-dtype", True)
+    assert json.loads(path.read_text())["lessons"]["01"]
+
+
 def test_nothing_recorded_yet(progress_file):
     assert progress.load_progress() == {"version": 1, "lessons": {}}
     assert not progress_file.exists()
@@ -73,6 +81,20 @@ def test_a_question_stays_done_once_answered_correctly(progress_file):
     assert progress.progress_summary("01")[0].questions_done == 1
 
 
+def test_an_open_question_is_done_once_its_model_answer_was_shown(progress_file):
+    open_id = next(q.id for q in load_bank("01").questions if q.kind == "open")
+    assert progress.progress_summary("01")[0].questions_done == 0
+    record = progress.record_open_answer("01", open_id)
+    assert (record["correct"], record["last_correct"], record["revealed"], record["text"]) == (
+        True, True, True, "")
+    assert progress.progress_summary("01")[0].questions_done == 1
+    stored = progress.lesson_record("01")["questions"][open_id]
+    assert stored["revealed"] is True and stored["correct"] is True and stored["attempts"] == 1
+    progress.record_open_answer("01", open_id, "my second try")
+    stored = progress.lesson_record("01")["questions"][open_id]
+    assert (stored["attempts"], stored["text"], stored["correct"]) == (2, "my second try", True)
+
+
 def test_check_follows_the_latest_verdict(progress_file):
     exercises.check("00", "course-model-name", course_model_name=helpers_name())
     assert progress.lesson_record("00")["exercises"]["course-model-name"]["correct"] is True
@@ -86,11 +108,74 @@ def helpers_name() -> str:
     return course_model_name()
 
 
-def test_writes_are_atomic_and_leave_no_temporary_files(progress_file):
+def test_repeated_writes_leave_no_temporary_files(progress_file):
     for n in range(5):
         progress.record_answer("01", f"q{n}", True)
     assert [p.name for p in progress_file.parent.iterdir()] == ["progress.json"]
     json.loads(progress_file.read_text())
+
+
+def _half_written(data, handle, **kwargs):
+    """json.dump that dies midway, as on a full disk or a killed kernel."""
+    handle.write(json.dumps(data, **kwargs)[:20])
+    handle.flush()
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["json.dump", "os.replace"])
+def test_a_write_that_fails_midway_leaves_the_old_file_intact(progress_file, monkeypatch, where):
+    """Atomicity for real: the new content goes to a temporary file in the same folder and only
+    a rename puts it in place, so a failure at any point leaves the previous file whole."""
+    progress.record_answer("01", "default-dtype", True, "torch.float32")
+    before = progress_file.read_bytes()
+    progress._warned.clear()
+    if where == "json.dump":
+        monkeypatch.setattr(progress.json, "dump", _half_written)
+    else:
+        def fail_replace(src, dst):
+            assert Path(src).parent == Path(dst).parent  # a rename within one file system
+            assert Path(src).read_text().startswith("{")  # the complete new content
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(progress.os, "replace", fail_replace)
+    with pytest.warns(progress.ProgressWarning, match="could not save progress"):
+        record = progress.record_answer("01", "dtype-keyword", True, "dtype")
+    assert record["correct"] is True  # the lesson goes on
+    assert progress_file.read_bytes() == before
+    assert [p.name for p in progress_file.parent.iterdir()] == ["progress.json"]  # no temp file
+    monkeypatch.undo()
+    monkeypatch.setenv(progress.ENV_VAR, str(progress_file))
+    monkeypatch.delenv(progress.SESSION_ENV, raising=False)
+    progress.record_answer("01", "dtype-keyword", True, "dtype")  # and the next write works
+    assert set(progress.lesson_record("01")["questions"]) == {"default-dtype", "dtype-keyword"}
+
+
+def test_a_reader_never_sees_a_partial_file(progress_file):
+    """A second process (another notebook's kernel) reading while this one writes."""
+    import threading
+
+    progress.record_answer("01", "q-first", True)
+    stop = threading.Event()
+    seen, broken = [], []
+
+    def read():
+        while not stop.is_set():
+            text = progress_file.read_text()
+            try:
+                seen.append(json.loads(text))
+            except ValueError:
+                broken.append(text)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in range(40):
+            progress.record_answer("01", f"q{n}", True, "x" * 2000)
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+    assert not broken, f"{len(broken)} partial reads, e.g. {broken[0][:60]!r}"
+    assert seen and all("lessons" in data for data in seen)
 
 
 def test_a_corrupt_file_is_reported_kept_aside_and_replaced(progress_file):
@@ -100,13 +185,32 @@ def test_a_corrupt_file_is_reported_kept_aside_and_replaced(progress_file):
         assert progress.load_progress()["lessons"] == {}
     backups = list(progress_file.parent.glob("progress.json.corrupt-*"))
     assert len(backups) == 1 and backups[0].read_text().startswith('{"version"')
+    import re
+
+    assert re.fullmatch(r"progress\.json\.corrupt-20\d{6}-\d{6}", backups[0].name)
     progress.record_answer("01", "default-dtype", True)
     assert json.loads(progress_file.read_text())["lessons"]["01"]["questions"]["default-dtype"]
 
 
+def test_a_corrupt_file_that_cannot_be_moved_aside_still_starts_afresh(progress_file,
+                                                                       monkeypatch):
+    progress_file.parent.mkdir(parents=True)
+    progress_file.write_text("{not json")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(progress.os, "replace", refuse)
+    with pytest.warns(progress.ProgressWarning, match="unreadable"):
+        assert progress.load_progress() == {"version": 1, "lessons": {}}
+
+
 @pytest.mark.parametrize(
     "content",
-    ["[]", '{"lessons": []}', '{"lessons": {"01": {"questions": []}}}', "\x00\x01", ""],
+    ["[]", '{"lessons": []}', '{"lessons": {"01": {"questions": []}}}', "\x00\x01", "",
+     '{"lessons": {"01": []}}', '{"lessons": {"01": {"exercises": []}}}',
+     '{"lessons": {"01": {"exercises": {"chat-class": true}}}}',
+     '{"lessons": {"01": {"questions": {"default-dtype": 1}}}}'],
 )
 def test_files_of_the_wrong_shape_count_as_corrupt(progress_file, content):
     progress_file.parent.mkdir(parents=True)
@@ -150,6 +254,24 @@ def test_summary_has_one_line_per_lesson(progress_file):
     assert one[0].questions_done == 1
 
 
+def test_a_reset_whose_backup_cannot_be_written_still_resets(progress_file):
+    progress.record_answer("01", "default-dtype", True)
+    # a folder where the backup goes, holding a folder of the file's name: copying fails
+    (progress_file.with_name("progress.json.bak") / "progress.json").mkdir(parents=True)
+    assert progress.reset_progress("01") == 1
+    assert progress.lesson_record("01")["questions"] == {}
+
+
+def test_exercise_defaults_and_lessons_known_only_from_the_file(progress_file):
+    record = progress.record_exercise("00", "course-model-name", True)
+    assert record["last_message"] == ""
+    progress.record_answer("42", "retired-question", True)  # a lesson no longer in the course
+    lines = str(progress.progress_summary()).splitlines()
+    assert "42: 0/0 questions, 0/0 exercises" in lines
+    assert str(progress.ProgressSummary()) == "no lessons yet"
+    assert repr(progress.ProgressSummary()) == "no lessons yet"
+
+
 def test_summary_of_a_lesson_without_a_bank(progress_file):
     assert str(progress.progress_summary("42")) == "42: 0/0 questions, 0/0 exercises"
 
@@ -174,7 +296,8 @@ def test_a_jupyter_session_of_a_solution_records_nothing(learner_file, monkeypat
     monkeypatch.setenv(progress.SESSION_ENV, session)
     assert progress.solution_run() and "solution notebook" in progress.solution_run()
     record = progress.record_answer("01", "dtype-keyword", True)
-    assert record["recorded"] is False
+    assert record["recorded"] is False and record["correct"] is True
+    assert "solution notebook" in record["reason"]
     progress.record_exercise("00", "course-model-name", True)
     progress.record_open_answer("01", "slow-generation", "x")
     result = exercises.check("00", "course-model-name", course_model_name="nope")
@@ -277,8 +400,25 @@ def test_reset_one_lesson_or_everything(progress_file):
     assert "default-dtype" in backup.read_text()  # the file before the reset, kept
     assert progress.reset_progress("01") == 0
     assert progress.reset_progress() == 1
-    assert progress.load_progress() == {"version": 1, "lessons": {}}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the file after a reset is valid, not "corrupt"
+        assert progress.load_progress() == {"version": 1, "lessons": {}}
+    assert json.loads(progress_file.read_text())["lessons"] == {}
     assert progress.reset_progress() == 0
+
+
+def test_progress_cli_help_names_the_command_and_the_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        progress.cli(["--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: python -m helpers progress [-h] [--reset [NN]]")
+    assert "[--reset [NN]] Show what you have done in each lesson, or forget it and start " \
+        "over. options:" in out
+    assert "--reset [NN] forget the progress of lesson NN, or of every lesson when NN is left " \
+        "out" in out
 
 
 def test_reset_is_exported_from_helpers():
@@ -299,6 +439,7 @@ def test_python_m_helpers_progress_shows_and_resets(progress_file, capsys):
     assert main(["progress", "--reset", "01"]) == 0
     out = capsys.readouterr().out
     assert "Forgot 1 recorded question(s) and exercise(s) of lesson 01." in out
+    assert f"The file before the reset is kept as progress.json.bak next to {progress_file}." in out
     assert "01: 0/" in out
     assert main(["progress", "--reset"]) == 0
     assert "of every lesson" in capsys.readouterr().out
