@@ -123,3 +123,13 @@ def test_budget_placement_refuses_near_misses(placement_truth):
         result = run_check("01", "budget-placement", placement_counts=answer)
         assert not result.correct, mistake
         assert says in result.message, (mistake, result.message)
+
+
+def test_the_budget_exercise_is_in_float32_whatever_the_checkpoint_stores(tiny_llama, monkeypatch):
+    """On a bf16 checkpoint the float32 budget is twice the checkpoint-dtype one: a checker that
+    dropped dtype=torch.float32 would pass on the fp32 bundled model and fail learners here."""
+    from helpers.exercises import lesson_01
+
+    monkeypatch.setenv("COURSE_MODEL", str(tiny_llama))
+    assert lesson_01.budget() == offload_budget(str(tiny_llama), dtype=torch.float32)
+    assert lesson_01.budget() != offload_budget(str(tiny_llama))
