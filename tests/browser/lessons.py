@@ -6,12 +6,15 @@ the student copy generated from it), so the tests follow the lessons as they cha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
-from course_server import REPO, running_in_ci
+from course_server import REPO, VIEWPORT, LabServer, running_in_ci
+from lab_driver import CellState, LabNotebook, close_page
 
 from helpers.course import BEGIN, END
 
@@ -88,3 +91,24 @@ def stored_outputs(solution: Path) -> dict[str, str]:
 def cell_ids(notebook: Path) -> list[str | None]:
     """The id of every cell of a notebook, in order (what maps solution cells to the copy)."""
     return [cell.get("id") for cell in nbformat.read(notebook, as_version=4).cells]
+
+
+@dataclass(frozen=True)
+class RanLesson:
+    """A lesson open in the browser after Run All, and the cells' state at that point."""
+
+    notebook: LabNotebook
+    cells: list[CellState]
+
+
+@contextmanager
+def ran_lesson(browser, lab_server: LabServer, lesson: str, **run_all: int) -> Iterator[RanLesson]:
+    """Open ``lesson`` (a path relative to the repo) in a new page, Run All (``run_all`` goes to
+    ``LabNotebook.run_all``, e.g. ``timeout_ms``), and close the page afterwards."""
+    require(lesson)
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    try:
+        notebook = LabNotebook.open(page, lab_server, lesson)
+        yield RanLesson(notebook, notebook.run_all(**run_all))
+    finally:
+        close_page(page)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from course_server import VIEWPORT, LabServer
-from lab_driver import CellState, LabNotebook, close_page, expect
-from lessons import cell_ids, exercises, require, stored_outputs
+from course_server import LabServer
+from lab_driver import expect
+from lessons import RanLesson, cell_ids, exercises, ran_lesson, require, stored_outputs
 from quiz_checks import assert_choice_feedback, assert_open_hint, question_box
 
 from helpers.quizzes import load_bank
@@ -34,23 +34,10 @@ EXPECTED_OUTPUTS = ("use_cache=False gives the same tokens as use_cache=True: Tr
                     "tokens/s per sequence")
 
 
-class RanLesson:
-    """The lesson open in the browser after Run All, and the cells' state at that point."""
-
-    def __init__(self, notebook: LabNotebook, cells: list[CellState]) -> None:
-        self.notebook = notebook
-        self.cells = cells
-
-
 @pytest.fixture(scope="module")
 def lesson(browser, lab_server: LabServer) -> Iterator[RanLesson]:
-    require(LESSON)
-    page = browser.new_context(viewport=VIEWPORT).new_page()
-    try:
-        notebook = LabNotebook.open(page, lab_server, LESSON)
-        yield RanLesson(notebook, notebook.run_all(timeout_ms=RUN_ALL_TIMEOUT_MS))
-    finally:
-        close_page(page)
+    with ran_lesson(browser, lab_server, LESSON, timeout_ms=RUN_ALL_TIMEOUT_MS) as ran:
+        yield ran
 
 
 def test_run_all_reaches_the_end_without_errors(lesson: RanLesson):
