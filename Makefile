@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean mutation
+.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean mutation site
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
@@ -29,6 +29,7 @@ help:
 	@echo "make execute    re-run solutions/ in place (LESSONS=\"01\" for one), then notebooks/"
 	@echo "make models     retrain the bundled models from scratch (~15 min on 2 cores)"
 	@echo "make bench      print measured speed and memory ratios"
+	@echo "make site       build the lessons as a static HTML site in build/site/ (no network)"
 	@echo "make mutation   mutation testing of the helpers (slow; MUTANTS=\"helpers.progress*\")"
 	@echo "make clean      remove .venv and caches"
 
@@ -48,6 +49,12 @@ lab: $(STAMP)
 
 doctor: $(STAMP)
 	$(BIN)/python -m helpers doctor
+
+# The lessons as static HTML (solutions/ with their stored outputs, quizzes from the bank) in
+# build/site/; nothing is downloaded and the pages fetch nothing. OUT=dir writes elsewhere.
+OUT ?= build/site
+site: $(STAMP)
+	$(BIN)/python -m helpers site --out $(OUT)
 
 # OMP_WAIT_POLICY=PASSIVE: idle torch threads sleep instead of spinning. With pytest-xdist
 # workers and notebook kernels sharing two cores, spinning threads slowed lessons up to tenfold.

@@ -18,6 +18,8 @@ COMMANDS = {
     "troubleshooting": ("helpers.catalogue",
                         "write docs/troubleshooting.md and lesson 08's index from the catalogue"),
     "my-work": ("helpers.my_work", "copy the lessons into my-work/, which git pull never touches"),
+    "room": ("helpers.room", "summarise learners' doctor reports and progress files"),
+    "site": ("helpers.site", "build a static HTML site of the lessons into build/site/"),
 }
 # command -> the function of its module that runs it (default: cli)
 ENTRY = {"execute": "execute_cli"}
