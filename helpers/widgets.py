@@ -357,6 +357,18 @@ def _fallback_note(what: str) -> tuple[str, str]:
     return markup, f"{first} {rest}"
 
 
+# tqdm's notebook bar (a widget) shows its first state as text: "Loading: 0%| | 0/272 [...]"
+_PROGRESS_BAR = re.compile(r"^(?P<desc>.*?):?\s*\d+%\|.*\|\s*[\d.]+[kMG]?B?/", re.DOTALL)
+
+
+def _progress_bar_note(desc: str) -> tuple[str, str]:
+    """(HTML, plain text) standing in for a finished tqdm bar: there is nothing to re-run for."""
+    text = f"[a progress bar was shown here while the cell ran{': ' + desc if desc else ''}]"
+    markup = (f'<div class="{FALLBACK_CLASS}-progress" style="color:var(--jp-ui-font-color2, '
+              f'gray);font-size:90%">{html.escape(text)}</div>')
+    return markup, text
+
+
 def saved_output_fallback(output: Mapping[str, Any]) -> Any:
     """``output`` as a saved notebook should store it: a widget view becomes a "run me" note.
 
@@ -365,7 +377,8 @@ def saved_output_fallback(output: Mapping[str, Any]) -> Any:
     finds no such model and prints "Error displaying widget: model not found". The returned
     output keeps the output type, execution count and metadata, but its data is a ``text/html``
     note "Run this cell to show the questions." (for a quiz; "... this widget." for others) and
-    the same note as ``text/plain``. Any other output is returned unchanged (the same object).
+    the same note as ``text/plain``; a tqdm progress bar becomes a one-line note that a bar was
+    shown. Any other output is returned unchanged (the same object).
     The result has ``output``'s type (a plain ``dict`` or an ``nbformat.NotebookNode``).
     """
     data = output.get("data") if isinstance(output, Mapping) else None
@@ -373,8 +386,12 @@ def saved_output_fallback(output: Mapping[str, Any]) -> Any:
         return output
     plain = data.get("text/plain", "")
     plain = "".join(plain) if isinstance(plain, list) else str(plain)
-    what = "the questions" if "QuestionWidget(" in plain else "this widget"
-    markup, text = _fallback_note(what)
+    bar = _PROGRESS_BAR.match(plain.strip())
+    if bar:  # its saved text is the bar at 0%, and re-running only shows progress again
+        markup, text = _progress_bar_note(bar.group("desc").strip())
+    else:
+        what = "the questions" if "QuestionWidget(" in plain else "this widget"
+        markup, text = _fallback_note(what)
     converted: dict[str, Any] = {
         key: copy.deepcopy(value) for key, value in output.items() if key != "data"
     }

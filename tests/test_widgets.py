@@ -350,6 +350,27 @@ def test_other_widgets_get_a_neutral_note_and_other_outputs_stay_as_they_are():
         assert quiz_widgets.saved_output_fallback(output) is output
 
 
+def test_a_stored_tqdm_bar_becomes_a_note_that_a_bar_ran():
+    """tqdm's notebook bar is a widget whose saved text is its first state (0 %): a "run this
+    cell" note would send the learner to re-run a download for nothing."""
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    bar = notebook_tqdm(total=272, desc="Converting and de-quantizing GGUF tensors...")
+    output = _widget_output(bar.container, "display_data")
+    bar.close()
+    assert "0/272" in output["data"]["text/plain"], "the saved text is the bar at its start"
+    saved = quiz_widgets.saved_output_fallback(output)
+    assert saved["data"]["text/plain"] == (
+        "[a progress bar was shown here while the cell ran: "
+        "Converting and de-quantizing GGUF tensors...]")
+    assert "Run this cell" not in saved["data"]["text/html"]
+    assert quiz_widgets.WIDGET_VIEW_MIME not in saved["data"]
+    download = _widget_output(notebook_tqdm(total=4_000_000, unit="B", unit_scale=True,
+                                            desc="model.safetensors").container, "display_data")
+    assert quiz_widgets.saved_output_fallback(download)["data"]["text/plain"].endswith(
+        "ran: model.safetensors]")
+
+
 def test_notebook_nodes_stay_notebook_nodes_and_validate():
     import nbformat
 

@@ -96,7 +96,9 @@ def generation_prompt(generation_prompt: str, messages: list) -> bool:
 
 
 def _greedy_reply(text: str, max_new_tokens: int) -> str:
-    """Greedy new text after ``text``: tokenized on its own and decoded by our own loop."""
+    """Greedy new text after ``text``: tokenized on its own and decoded by our own loop (the
+    model's forward pass and its KV cache, not generate(), so a mistake in the learner's call
+    cannot be repeated here; the cache keeps a 135M-parameter model's check to seconds)."""
     import torch
 
     model, tokenizer = _chat_model(), _chat_tokenizer()
@@ -106,12 +108,14 @@ def _greedy_reply(text: str, max_new_tokens: int) -> str:
     stop = set() if eos is None else {eos} if isinstance(eos, int) else set(eos)
     new: list[int] = []
     with torch.inference_mode():
-        for _ in range(max_new_tokens):  # the whole text each step: slow, but no cache to trust
-            token = int(model(input_ids=ids, use_cache=False).logits[0, -1].argmax())
+        out = model(input_ids=ids, use_cache=True)
+        for _ in range(max_new_tokens):
+            token = int(out.logits[0, -1].argmax())
             new.append(token)
             if token in stop:
                 break
-            ids = torch.cat([ids, torch.tensor([[token]], device=model.device)], dim=1)
+            out = model(input_ids=torch.tensor([[token]], device=model.device),
+                        cache=out.cache, use_cache=True)
     return tokenizer.decode(new, skip_special_tokens=True)
 
 
