@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean mutation site
+.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean mutation site hub hub-proxy
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
@@ -30,6 +30,7 @@ help:
 	@echo "make models     retrain the bundled models from scratch (~15 min on 2 cores)"
 	@echo "make bench      print measured speed and memory ratios"
 	@echo "make site       build the lessons as a static HTML site in build/site/ (no network)"
+	@echo "make hub        a JupyterHub for the course on this machine (learners log in with any name)"
 	@echo "make mutation   mutation testing of the helpers (slow; MUTANTS=\"helpers.progress*\")"
 	@echo "make clean      remove .venv and caches"
 
@@ -50,6 +51,23 @@ lab: $(STAMP)
 doctor: $(STAMP)
 	$(BIN)/python -m helpers doctor
 
+# configurable-http-proxy for `make hub` and tests/test_jupyterhub.py: from npm into build/,
+# never global. Needs npm (Node.js 20 or later).
+CHP_VERSION := 5.3.0
+HUB_PROXY := build/hub-proxy/node_modules/.bin/configurable-http-proxy
+$(HUB_PROXY):
+	@command -v npm >/dev/null 2>&1 || { echo "configurable-http-proxy needs npm (Node.js 20 or later): apt-get install npm"; exit 1; }
+	npm install --prefix build/hub-proxy --save-exact --no-audit --no-fund configurable-http-proxy@$(CHP_VERSION)
+
+hub-proxy: $(HUB_PROXY)
+
+# A JupyterHub for the course on this machine (workshop/hub.py, docs/jupyterhub.md): learners
+# log in at http://127.0.0.1:8000 with any name and get their own copy of the lessons.
+# HUB_ARGS="--ip 0.0.0.0 --shared-password PASSWORD" opens it to the room's network.
+HUB_ARGS ?=
+hub: $(STAMP) $(HUB_PROXY)
+	$(BIN)/python -m workshop.hub $(HUB_ARGS)
+
 # The lessons as static HTML (solutions/ with their stored outputs, quizzes from the bank) in
 # build/site/; nothing is downloaded and the pages fetch nothing. OUT=dir writes elsewhere.
 OUT ?= build/site
@@ -58,7 +76,7 @@ site: $(STAMP)
 
 # OMP_WAIT_POLICY=PASSIVE: idle torch threads sleep instead of spinning. With pytest-xdist
 # workers and notebook kernels sharing two cores, spinning threads slowed lessons up to tenfold.
-test: $(STAMP)
+test: $(STAMP) $(HUB_PROXY)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The model zoo (tests/model_zoo.py): both copies of every lesson under every configuration;
