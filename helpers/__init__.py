@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "recommend": "helpers.hardware",
     "show_environment": "helpers.hardware",
     "load": "helpers.loading",
+    "hide_weight_loading_bars": "helpers.progress_bars",
     # memory
     "estimate_memory": "helpers.memory",
     "plan_device_map": "helpers.memory",

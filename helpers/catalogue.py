@@ -135,6 +135,51 @@ ROWS: list[Row] = [
             ' set `HF_HUB_OFFLINE=1`; or use the bundled model.'),
     ),
     Row(
+        'repo-not-found', 'loading',
+        see=(
+            "`OSError: … is not a local folder and is not a valid model identifier listed on "
+            "'https://huggingface.co/models'` [repo-not-found]"),
+        means=(
+            'The hub has no model of that id that you may read: a typo, a renamed or deleted '
+            'model, or a private one (the hub answers the same for both).'),
+        fix=(
+            "Copy the id from the model's page (`owner/name`); for a private model log in "
+            '(`hf auth login`); for a folder on disk pass its path.'),
+    ),
+    Row(
+        'gated-repo', 'loading',
+        see="`OSError: You are trying to access a gated repo.` [gated-repo]",
+        means=(
+            'The model exists but is gated: its owners give access per user once their '
+            'conditions are accepted. 401: no token was sent; 403: the account has no access '
+            'yet.'),
+        fix=(
+            "Accept the conditions on the model's page, then `hf auth login` (or set "
+            '`HF_TOKEN`); or use a model that is not gated.'),
+    ),
+    Row(
+        'revision-not-found', 'loading',
+        see=(
+            "`OSError: … is not a valid git identifier (branch name, tag name or commit id) that "
+            "exists for this model name. …` [revision-not-found]"),
+        means='`revision=` names no branch, tag or commit of this model.',
+        fix=(
+            '`huggingface_hub.list_repo_refs(id)` lists branches and tags; a commit is the full '
+            '40-character hash; or leave `revision` out.'),
+    ),
+    Row(
+        'download-interrupted', 'loading',
+        see=(
+            '`RemoteProtocolError: peer closed connection without sending complete message body '
+            '(received … bytes, expected …)` [download-interrupted]'),
+        means=(
+            'The connection broke mid-download (network, proxy, server). The unfinished file '
+            'stays in the cache as `*.incomplete` and is never used as the model.'),
+        fix=(
+            'Run it again (finished files are kept); fetch a big model first with '
+            '`python -m helpers prefetch ID`; on a slow link raise `HF_HUB_DOWNLOAD_TIMEOUT`.'),
+    ),
+    Row(
         'unknown-model-type', 'loading',
         see=(
             '``ValueError: The checkpoint you are trying to load has model type `x` but '

@@ -369,6 +369,124 @@ def _hub_unreachable(facts: Facts, m: re.Match[str] | None, exc: BaseException) 
     )
 
 
+def _hub_endpoint() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return constants.ENDPOINT.rstrip("/")
+    except Exception:  # pragma: no cover
+        return "https://huggingface.co"
+
+
+def _hub_status(facts: Facts, exc: BaseException) -> int | None:
+    """The HTTP status the Hub answered with (401, 403, 404), from the response or the text."""
+    for item in (exc, *facts.chain):
+        status = getattr(getattr(item, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+    found = re.search(r"\b(40\d) Client Error", " ".join(str(e) for e in facts.chain))
+    return int(found.group(1)) if found else None
+
+
+def _hub_model(facts: Facts, exc: BaseException) -> str:
+    """The model asked for (context), else the repo id the hub error names, else "the model"."""
+    if facts.ctx("model"):
+        return str(facts.ctx("model"))
+    for item in (exc, *facts.chain):
+        repo_id = getattr(item, "repo_id", None)
+        if isinstance(repo_id, str) and repo_id:
+            return repo_id
+    return "the model"
+
+
+def _gated_repo(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    model = _hub_model(facts, exc)
+    page = f"{_hub_endpoint()}/{model}"
+    status = _hub_status(facts, exc)
+    if status == 403:
+        why = ("The hub answered 403: a token was sent, but its account has not been granted "
+               "access (the conditions are not accepted yet, or the owners have not approved "
+               "the request).")
+    else:
+        why = ("The hub answered 401: no token was sent (not logged in on this machine), so the "
+               "hub cannot know whether you have accepted the conditions.")
+    return Diagnosis(
+        "Gated model: access must be granted first",
+        f"'{model}' exists on the Hub, but it is gated: its owners let each user download it "
+        f"only after accepting their conditions (a licence, a form). {why}",
+        bullets("", [
+            f"Open {page} while logged in and accept the conditions (some owners approve by "
+            "hand, which can take a while).",
+            "Then log in on this machine: `hf auth login`, or set HF_TOKEN to a read token from "
+            "huggingface.co/settings/tokens, and run this again.",
+            "Or use a model that is not gated (most small ones are not), or the course's "
+            "bundled model: unset COURSE_MODEL, or load helpers.bundled_path('stories-base').",
+        ]),
+    )
+
+
+def _repo_not_found(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    model = _hub_model(facts, exc)
+    status = _hub_status(facts, exc)
+    answered = f" (it answered {status}, RepositoryNotFound)" if status else ""
+    folder = ""
+    if model and "/" in model and not Path(model).exists():
+        folder = (f" No folder '{model}' exists here either (current directory: {os.getcwd()}), "
+                  "so it was looked up on the Hub.")
+    return Diagnosis(
+        "No such model on the Hub",
+        f"The Hub has no model '{model}' that this machine may read{answered}: the id is "
+        "misspelt, the model was renamed or deleted, or it is private. The Hub gives the same "
+        f"answer for a private repo as for a missing one, so as not to reveal it.{folder}",
+        bullets("", [
+            f"Copy the id from the model's page ({_hub_endpoint()}/MODEL): 'owner/name', "
+            "exactly as written there; search the hub for the name if the page is gone.",
+            "If it is a private model you may read: log in (`hf auth login`, or HF_TOKEN) and "
+            "run this again.",
+            "For a model on disk, pass its folder path ('./folder' or an absolute path).",
+        ]),
+    )
+
+
+def _revision_not_found(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
+    model = _hub_model(facts, exc)
+    return Diagnosis(
+        "No such revision of this model",
+        f"'{model}' exists on the Hub, but the revision asked for (revision=...) is not one of "
+        "its branches, tags or commits.",
+        f"List what exists: huggingface_hub.list_repo_refs('{model}') (branches, tags) and "
+        f"huggingface_hub.list_repo_commits('{model}'); or leave revision out for 'main'. A "
+        "commit is the full 40-character hash.",
+    )
+
+
+def _download_interrupted(facts: Facts, m: re.Match[str] | None,
+                          exc: BaseException) -> Diagnosis:
+    model = _hub_model(facts, exc)
+    label = "the model" if model == "the model" else f"'{model}'"
+    details = [str(e).splitlines()[0] for e in facts.chain if str(e).strip()]
+    cut = next((d for d in details if "complete message body" in d or "Consistency" in d),
+               details[-1] if details else type(exc).__name__)
+    prefetch = f"python -m helpers prefetch {model}" if label != "the model" else (
+        "python -m helpers prefetch MODEL")
+    return Diagnosis(
+        "The download stopped part way",
+        f"The connection to the Hub ({_hub_endpoint()}) broke while {label} was downloading "
+        f"({cut}): the network dropped, a proxy or firewall cut a long transfer, or the server "
+        "went away. The hub client retried, then gave up. What did arrive is not used as the "
+        "model: an unfinished file stays in the cache's blobs/ folder as '*.incomplete' and the "
+        "files that finished stay valid.",
+        bullets("", [
+            "Run the same code again once the network is back: finished files are not fetched "
+            "again, and the missing ones are.",
+            f"For a large model, fetch it from a terminal first ({prefetch}; repeat until it "
+            "says [OK]), then check with python -m helpers prefetch --check.",
+            "On a slow or unreliable link, give each read more time: HF_HUB_DOWNLOAD_TIMEOUT=60 "
+            "(seconds; the default is 10).",
+        ]),
+    )
+
+
 def _unknown_model_type(facts: Facts, m: re.Match[str] | None, exc: BaseException) -> Diagnosis:
     model_type = m.group("type") if m else "?"
     return Diagnosis(
@@ -1244,6 +1362,13 @@ RULES: list[Rule] = [
         pattern=r"We couldn't connect to '[^']+' to load the files|outgoing traffic has been "
         r"disabled|Cannot find the requested files in the disk cache",
     ),
+    # hub answers, by the huggingface_hub error in the chain (transformers wraps each in an
+    # OSError); GatedRepoError is a RepositoryNotFoundError, so it comes first
+    Rule("gated-repo", _gated_repo, types=("GatedRepoError",)),
+    Rule("revision-not-found", _revision_not_found, types=("RevisionNotFoundError",)),
+    Rule("repo-not-found", _repo_not_found, types=("RepositoryNotFoundError",)),
+    Rule("download-interrupted", _download_interrupted,
+         types=("RemoteProtocolError", "ReadError", "ReadTimeout")),
     Rule(
         "invalid-json",
         _invalid_json,

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub import is_offline_mode, try_to_load_from_cache
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+from helpers.display import format_bytes
 from helpers.errors import CourseError, Diagnosis
 from helpers.models import BUNDLED, DEFAULT_MODEL, REAL_MODELS, bundled_path, named_path
 
@@ -234,6 +235,10 @@ def simulate_no_network(*, empty_cache: bool = True) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.dict(os.environ, {**masked, **proxies}))
         stack.enter_context(mock.patch.object(hub_constants, "ENDPOINT", closed_port))
+        # file addresses come from a template built at import from the endpoint: that too
+        stack.enter_context(mock.patch.object(
+            hub_constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+            closed_port + "/{repo_id}/resolve/{revision}/{filename}"))
         stack.enter_context(mock.patch.object(hub_constants, "HF_HUB_OFFLINE", False))
         if empty_cache:
             folder = stack.enter_context(tempfile.TemporaryDirectory())
@@ -357,7 +362,8 @@ def _missing_folder(requested: str) -> Diagnosis:
     )
 
 
-def _not_available_offline(requested: str, why: str, revision: str | None) -> Diagnosis:
+def _not_available_offline(requested: str, why: str, revision: str | None,
+                           cache_dir: str | os.PathLike | None = None) -> Diagnosis:
     rev = f" --revision {revision}" if revision else ""
     offline_mode = "HF_HUB_OFFLINE" in why
     slow = "" if offline_mode else (
@@ -369,7 +375,7 @@ def _not_available_offline(requested: str, why: str, revision: str | None) -> Di
         title=f"{requested!r} is not available offline",
         cause=f"{requested!r} is not a folder here (current directory: {os.getcwd()}), so it "
         f"was taken as a hub id; {why}, and it is not in the hub cache "
-        f"({hub_constants.HF_HUB_CACHE}).{slow}",
+        f"({cache_dir or hub_constants.HF_HUB_CACHE}).{slow}",
         fix=f"{connect}; or, on a connected machine, run "
         f"`python -m helpers prefetch {requested}{rev}` (or `hf download {requested}{rev}`), "
         "copy the cache folder here and set HF_HUB_OFFLINE=1; or use the bundled model "
@@ -386,56 +392,249 @@ _NOT_FOR_TORCH = [
     "coreml/*", "openvino/*", "*.gguf", "*.ckpt",
 ]
 _PICKLE = ["*.bin", "*.pt", "*.pth"]
+#: files any one of which gives a tokenizer its vocabulary (for ``--check``)
+_TOKENIZER_VOCABULARY = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt",
+                         "spiece.model", "sentencepiece.bpe.model", "tekken.json")
 
 
-def prefetch(name: str, *, revision: str | None = None) -> str:
-    """Download a hub model's files into the hub cache for later offline use; returns the folder.
+def skipped_files(files: list[str]) -> list[str]:
+    """The files of a repo that :func:`prefetch` leaves out: formats torch never reads, and the
+    pickle weights when the repo also has safetensors (all the course loads)."""
+    import fnmatch
 
-    Uses ``huggingface_hub.snapshot_download``. Pickle weights are skipped when the repo also has
-    safetensors, which is all the course loads.
-    """
-    from huggingface_hub import HfApi, snapshot_download
+    patterns = _ignore_patterns(files)
+    return [f for f in files if any(fnmatch.fnmatch(f, p) for p in patterns)]
 
-    resolved = resolve(name, revision=revision)
-    if resolved.source in {"bundled", "real model", "local folder"}:
-        return resolved.location
-    if resolved.local_files_only:  # offline but already cached: nothing more can be fetched
-        return resolved.folder or resolved.location
-    files = HfApi().list_repo_files(name, revision=revision)
+
+def _ignore_patterns(files: list[str]) -> list[str]:
     ignore = list(_NOT_FOR_TORCH)
     if any(f.endswith(".safetensors") for f in files):
         ignore += _PICKLE
-    return snapshot_download(name, revision=revision, ignore_patterns=ignore)
+    return ignore
+
+
+def prefetch(name: str, *, revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+             log: Callable[[str], None] | None = None) -> str:
+    """Download a hub model's files into the hub cache for later offline use; returns the folder.
+
+    Uses ``huggingface_hub.snapshot_download``, with its progress bars. Pickle weights are
+    skipped when the repo also has safetensors, which is all the course loads. ``cache_dir``:
+    another hub cache than ``HF_HUB_CACHE`` (``--to``). ``log`` gets one line saying what is
+    fetched and what is skipped. Offline, or with the hub unreachable, it answers within about a
+    second: the folder when the model is cached already, else a :class:`CourseError`.
+    """
+    from huggingface_hub import HfApi, snapshot_download
+
+    from helpers.diagnosis import diagnose
+
+    if bundled_name(name) or looks_like_path(name) or Path(name).expanduser().exists():
+        resolved = resolve(name, revision=revision)  # a folder: nothing to download
+        return resolved.location
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        resolve(name, revision=revision)  # raises the diagnosis of a malformed id
+        raise
+    problem = offline_reason()
+    if problem is not None:
+        cached = try_to_load_from_cache(name, "config.json", cache_dir=cache_dir,
+                                        revision=revision)
+        if isinstance(cached, str):  # nothing more can be fetched, and nothing is missing
+            return str(Path(cached).parent)
+        why, error = problem
+        raise CourseError(_not_available_offline(name, why, revision, cache_dir)) from error
+    try:
+        files = HfApi().list_repo_files(name, revision=revision)
+        skipped = skipped_files(files)
+        if log is not None:
+            log(_plan_line(name, revision, files, skipped))
+        return snapshot_download(name, revision=revision, cache_dir=cache_dir,
+                                 ignore_patterns=_ignore_patterns(files))
+    except CourseError:
+        raise
+    except Exception as exc:  # a missing or gated repo, a download cut short: diagnosed
+        raise CourseError(diagnose(exc, model=name)) from exc
+
+
+def _plan_line(name: str, revision: str | None, files: list[str], skipped: list[str]) -> str:
+    at = f" at {revision}" if revision else ""
+    line = f"{name}{at}: fetching {len(files) - len(skipped)} of {len(files)} files"
+    pickles = [f for f in skipped if f.endswith((".bin", ".pt", ".pth"))]
+    others = [f for f in skipped if f not in pickles]
+    if pickles:
+        line += f"; skipped {', '.join(pickles)} (pickle: the repo has safetensors)"
+    if others:
+        line += f"; skipped {len(others)} file(s) torch does not read"
+    if not any(f.endswith(".safetensors") for f in files) and any(
+            f.endswith((".bin", ".pt", ".pth")) for f in files):
+        line += ("; only pickle weights here: helpers.load refuses them unless "
+                 "allow_pickle=True")
+    return line
+
+
+# --------------------------------------------------------------------------- cache check
+
+
+@dataclass(frozen=True)
+class CachedRevision:
+    """One revision of a model in a hub cache, as ``prefetch --check`` lists it."""
+
+    repo_id: str
+    refs: tuple[str, ...]
+    commit: str
+    size_bytes: int
+    files: int
+    missing: tuple[str, ...]
+    """what the course needs to load it offline and the snapshot lacks (empty: complete)"""
+    interrupted: int = 0
+    """downloads of this repo that stopped part way (``blobs/*.incomplete``)"""
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def revision(self) -> str:
+        refs = ", ".join(self.refs)
+        return f"{refs} ({self.commit[:7]})" if refs else self.commit[:7]
+
+
+def cached_models(models: list[str] | None = None,
+                  cache_dir: str | os.PathLike | None = None) -> list[CachedRevision]:
+    """Every model revision in the hub cache (or those of ``models``), with size, file count and
+    whether it holds what loading it offline needs. Reads the disk only
+    (``huggingface_hub.scan_cache_dir``)."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    folder = Path(cache_dir or hub_constants.HF_HUB_CACHE)
+    try:
+        repos = [r for r in scan_cache_dir(folder).repos if r.repo_type == "model"]
+    except CacheNotFound:
+        repos = []
+    found = []
+    for repo in sorted(repos, key=lambda r: r.repo_id):
+        if models and repo.repo_id not in models:
+            continue
+        interrupted = len(list((Path(repo.repo_path) / "blobs").glob("*.incomplete")))
+        for rev in sorted(repo.revisions, key=lambda r: (not r.refs, sorted(r.refs))):
+            found.append(CachedRevision(
+                repo.repo_id, tuple(sorted(rev.refs)), rev.commit_hash, rev.size_on_disk,
+                rev.nb_files, tuple(missing_for_loading(Path(rev.snapshot_path), Path(
+                    repo.repo_path), rev.commit_hash)), interrupted))
+    return found
+
+
+def missing_for_loading(snapshot: Path, repo_path: Path | None = None,
+                        commit: str | None = None) -> list[str]:
+    """What a cached snapshot lacks to load offline: config.json, the weights (every shard its
+    index names) and a tokenizer vocabulary; plus, when huggingface_hub cached the repo's file
+    listing for this commit (``trees/<commit>.json``), every listed file that
+    :func:`prefetch` would fetch and the snapshot does not hold."""
+    import json
+
+    def have(name: str) -> bool:
+        return (snapshot / name).is_file()
+
+    missing = [] if have("config.json") else ["config.json"]
+    index = snapshot / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError):
+            shards = ["model.safetensors.index.json (unreadable)"]
+        missing += [s for s in shards if not have(s)]
+    elif not have("model.safetensors") and not list(snapshot.glob("*.safetensors")):
+        missing.append("model.safetensors")
+    if not any(have(name) for name in _TOKENIZER_VOCABULARY):
+        missing.append("tokenizer (" + " or ".join(_TOKENIZER_VOCABULARY[:3]) + ")")
+    listed = _listed_files(repo_path, commit)
+    if listed:
+        skipped = set(skipped_files(listed))
+        missing += [f for f in listed if f not in skipped and not have(f) and f not in missing]
+    return missing
+
+
+def _listed_files(repo_path: Path | None, commit: str | None) -> list[str]:
+    """The repo's files at ``commit`` from huggingface_hub's tree-listing cache, if it has one."""
+    if repo_path is None or commit is None:
+        return []
+    try:
+        from huggingface_hub._tree_cache import read_tree_cache
+    except ImportError:  # an internal module: without it, the checkpoint checks above remain
+        return []
+    entries = read_tree_cache(str(repo_path), commit)
+    return sorted(entries) if entries else []
+
+
+def check_cli(models: list[str], cache_dir: str | os.PathLike | None = None) -> int:
+    """``prefetch --check``: print the cached revisions; 0 when every model asked for (or, with
+    none asked for, every cached one) is complete."""
+    folder = Path(cache_dir or hub_constants.HF_HUB_CACHE)
+    found = cached_models(models, folder)
+    rows = [("MODEL", "REVISION", "SIZE", "FILES", "STATUS")]
+    for rev in found:
+        status = "complete" if rev.complete else "INCOMPLETE: missing " + ", ".join(rev.missing)
+        if rev.interrupted:
+            status += f" ({rev.interrupted} interrupted download(s) in blobs/)"
+        rows.append((rev.repo_id, rev.revision, format_bytes(rev.size_bytes), str(rev.files),
+                     status))
+    absent = [m for m in models if m not in {r.repo_id for r in found}]
+    rows += [(m, "-", "-", "-", "NOT CACHED") for m in absent]
+    total = sum(r.size_bytes for r in found)
+    print(f"hub cache: {folder} ({len({r.repo_id for r in found})} model(s), "
+          f"{format_bytes(total)})")
+    if len(rows) > 1:
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
+                  + "  " + row[4])
+    else:
+        print("no models cached")
+    ok = not absent and all(r.complete for r in found)
+    return 0 if ok else 1
 
 
 def cli(argv: list[str] | None = None) -> int:
-    """``python -m helpers prefetch MODEL [MODEL...] [--revision R]``."""
+    """``python -m helpers prefetch MODEL [MODEL...] [--revision R] [--to DIR] [--check]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "prefetch":
         argv = argv[1:]
     parser = argparse.ArgumentParser(
         prog="python -m helpers prefetch",
         description="Download hub models into the cache so that the course can use them offline "
-        "(then set HF_HUB_OFFLINE=1 and COURSE_MODEL=<id>).",
+        "(then set HF_HUB_OFFLINE=1 and COURSE_MODEL=<id>). Safetensors only: pickle weights "
+        "are skipped when a repo has safetensors.",
     )
-    parser.add_argument("models", nargs="+", metavar="MODEL", help="hub id, e.g. gpt2")
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="hub id, e.g. gpt2")
     parser.add_argument("--revision", default=None, help="branch, tag or commit to pin")
+    parser.add_argument("--to", metavar="DIR", default=None,
+                        help="download into DIR as a hub cache (for a room of machines: copy DIR "
+                        "and set HF_HUB_CACHE=DIR HF_HUB_OFFLINE=1)")
+    parser.add_argument("--check", action="store_true",
+                        help="list what the cache (or DIR) holds for MODEL, or for every model: "
+                        "revision, size, files, complete or not; downloads nothing")
     args = parser.parse_args(argv)
+    cache_dir = str(Path(args.to).expanduser().resolve()) if args.to else None
+    if args.check:
+        return check_cli(args.models, cache_dir)
+    if not args.models:
+        parser.error("name at least one MODEL (or use --check)")
     status = 0
     for name in args.models:
         start = time.perf_counter()
         try:
-            folder = prefetch(name, revision=args.revision)
+            folder = prefetch(name, revision=args.revision, cache_dir=cache_dir, log=print)
         except CourseError as exc:
             print(f"[FAIL] {name}: {exc.diagnosis}", file=sys.stderr)
             status = 1
             continue
-        except Exception as exc:  # network, auth, missing repo: show the library's own words
-            print(f"[FAIL] {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            status = 1
-            continue
-        print(f"[OK] {name} -> {folder} ({time.perf_counter() - start:.1f} s)")
+        print(f"[OK] {name} -> {folder} ({time.perf_counter() - start:.1f} s)", flush=True)
     if status == 0:
-        print(f"cache: {hub_constants.HF_HUB_CACHE}; offline use: HF_HUB_OFFLINE=1 "
+        where = cache_dir or hub_constants.HF_HUB_CACHE
+        print(f"cache: {where}; offline use: HF_HUB_CACHE={where} HF_HUB_OFFLINE=1 "
               f"COURSE_MODEL={args.models[0]}")
+        if cache_dir:
+            print(f"for a room: copy {cache_dir} to each machine (or a shared disk) and set\n"
+                  f"  HF_HUB_CACHE={cache_dir} HF_HUB_OFFLINE=1")
     return status

@@ -503,13 +503,24 @@ def load(
             kwargs.setdefault("use_safetensors", True)
 
     # imported here, after the fast checks: a bad name answers before transformers loads
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from helpers.progress_bars import weight_loading_bars_hidden
 
     kwargs.pop("output_loading_info", None)  # always asked for: the report lists what it says
     start = time.perf_counter()
-    progress = transformers.utils.logging.is_progress_bar_enabled()
-    transformers.utils.logging.disable_progress_bar()  # the report gives the time instead
+    # the report gives the load time instead of the "Loading weights" bar; download bars stay
+    with weight_loading_bars_hidden():
+        model, tokenizer, loading_info = _from_pretrained(resolved, dtype, device_map, revision,
+                                                          kwargs)
+    seconds = time.perf_counter() - start
+    return LoadedModel(model, tokenizer,
+                       make_report(model, tokenizer, resolved, seconds, loading_info))
+
+
+def _from_pretrained(resolved: ResolvedModel, dtype, device_map, revision: str | None,
+                     kwargs: dict) -> tuple[Any, Any, dict]:
+    """The two ``from_pretrained`` calls; any library error comes back diagnosed."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
         model, loading_info = AutoModelForCausalLM.from_pretrained(
             resolved.location,
@@ -531,12 +542,7 @@ def load(
         raise
     except Exception as exc:
         raise CourseError(_diagnose_load_error(exc, resolved, dtype, device_map)) from exc
-    finally:
-        if progress:
-            transformers.utils.logging.enable_progress_bar()
-    seconds = time.perf_counter() - start
-    return LoadedModel(model, tokenizer,
-                       make_report(model, tokenizer, resolved, seconds, loading_info))
+    return model, tokenizer, loading_info
 
 
 def _default_device_map(device_map: object, rec, kwargs: dict) -> object:

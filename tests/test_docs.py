@@ -156,6 +156,31 @@ class Inputs:
         finally:
             constants.HF_HUB_OFFLINE = old
 
+    def _from_local_hub(self, fp, name: str, *, die: bool = False, **kwargs):
+        """from_pretrained against tests/local_hub.py serving the tiny GPT-2 (and a gated copy),
+        huggingface_hub in this process pointed at it with an empty cache."""
+        from local_hub import LocalHub, pointed_at
+
+        with LocalHub() as hub:
+            hub.add_repo("course/tiny-gpt2", self.gpt2)
+            hub.add_repo("course/gated-gpt2", self.gpt2, gated=True)
+            if die:
+                hub.die_during("*.safetensors", after_bytes=100)
+            with pointed_at(hub, self.tmp / "hub-cache"):
+                return [_raise(fp, name, **kwargs)]
+
+    def rule_repo_not_found(self, fp, _):
+        return self._from_local_hub(fp, "course/no-such-model")
+
+    def rule_gated_repo(self, fp, _):
+        return self._from_local_hub(fp, "course/gated-gpt2")
+
+    def rule_revision_not_found(self, fp, _):
+        return self._from_local_hub(fp, "course/tiny-gpt2", revision="no-such-branch")
+
+    def rule_download_interrupted(self, fp, _):
+        return self._from_local_hub(fp, "course/tiny-gpt2", die=True)  # ~8 s: 5 retries
+
     def rule_invalid_json(self, fp, _):
         import json
 
