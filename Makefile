@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 export JUPYTER_CONFIG_PATH := $(CURDIR)/.jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench doctor clean mutation site hub hub-proxy
+.PHONY: help venv lab test test-fast test-models test-real real-model lint models notebooks execute bench bench-gpu doctor clean mutation site hub hub-proxy
 
 help:
 	@echo "make lab        start JupyterLab on lesson 00 (creates .venv on first use)"
@@ -28,7 +28,9 @@ help:
 	@echo "make notebooks  regenerate the student notebooks/ from solutions/"
 	@echo "make execute    re-run solutions/ in place (LESSONS=\"01\" for one), then notebooks/"
 	@echo "make models     retrain the bundled models from scratch (~15 min on 2 cores)"
-	@echo "make bench      print measured speed and memory ratios"
+	@echo "make bench      helpers vs raw transformers, a 110M model, KV cache, offline, lessons, real model"
+	@echo "                (interleaved ratios; writes docs/performance.md; <10 min on 2 cores)"
+	@echo "make bench-gpu  the like-for-like table and 1B-model decode on a CUDA machine (benchmarks/gpu.py)"
 	@echo "make site       build the lessons as a static HTML site in build/site/ (no network)"
 	@echo "make hub        a JupyterHub for the course on this machine (learners log in with any name)"
 	@echo "make mutation   mutation testing of the helpers (slow; MUTANTS=\"helpers.progress*\")"
@@ -118,8 +120,17 @@ execute: $(STAMP)
 models: $(STAMP)
 	$(BIN)/python -m helpers.training.train
 
+# Interleaved A/B ratios (benchmarks/measure.py); BENCH_ARGS="--lessons 01 06", "--skip lessons",
+# "--quick" (a smoke run). Random-weight benchmark models are built once in build/bench-models/.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# For a CUDA machine (no network needed: its ~1B model is built on the GPU with random weights).
+# Meant to run in under 8 minutes on an H200; `python -m benchmarks.gpu --dry-run` checks it on a CPU.
+GPU_BENCH_OUT ?= docs/performance-gpu.md
+bench-gpu: $(STAMP)
+	$(BIN)/python -m benchmarks.gpu --out $(GPU_BENCH_OUT)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache test-artifacts
