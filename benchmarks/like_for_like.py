@@ -112,12 +112,14 @@ def load_stages(folder: str, repeats: int = 5) -> dict[str, float]:
         "load report (make_report)": lambda: loading.make_report(model, tokenizer, resolved, 0.0,
                                                                  info),
     }
-    try:  # newer helpers hide transformers' "Loading weights" bar around the load
-        from helpers.progress_bars import weight_loading_bars_hidden
-    except ImportError:
-        pass
-    else:
-        stages["progress-bar hook"] = _bars_hidden(weight_loading_bars_hidden)
+    from helpers.progress_bars import weight_loading_bars_hidden
+
+    stages["progress-bar hook"] = _bars_hidden(weight_loading_bars_hidden)
+    return _median_seconds(stages, repeats)
+
+
+def _median_seconds(stages: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Each stage's median wall time over ``repeats`` calls, stage by stage."""
     seconds = {}
     for name, fn in stages.items():
         times = []
@@ -147,15 +149,7 @@ def generate_stages(tokenizer: Any, repeats: int = 20) -> dict[str, float]:
                                          generation._pad_token_id(tokenizer)),
         "inference_mode": _enter_inference_mode,
     }
-    seconds = {}
-    for name, fn in stages.items():
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        seconds[name] = statistics.median(times)
-    return seconds
+    return _median_seconds(stages, repeats)
 
 
 def raw_generate(model: Any, tokenizer: Any, prompt: str, new_tokens: int) -> str:
