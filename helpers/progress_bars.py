@@ -8,11 +8,13 @@ models they last a fraction of a second and only clutter a lesson's stored outpu
 ``huggingface_hub.utils.disable_progress_bars()``: the download bars go too, and a learner whose
 lesson downloads a hub model sees nothing for minutes.
 
-Here only that bar goes: transformers' own hook (``transformers.utils.logging.set_tqdm_hook``)
-gets a function that hands the bars named in :data:`HIDDEN_BARS` a do-nothing bar
-(transformers' ``EmptyTqdm``) and creates every other bar as before. huggingface_hub's download
-bars (tqdm's notebook widget in JupyterLab, a text bar in a terminal) are drawn by its own tqdm
-class, never pass through that hook, and stay on.
+Here only the short ones go: transformers' own hook (``transformers.utils.logging.set_tqdm_hook``)
+gets a function that creates the bars named in :data:`HIDDEN_BARS` with tqdm's ``delay``: such a
+bar shows nothing unless it is still running after :data:`SHOW_AFTER_S` seconds, so the
+sub-second load of a small model draws nothing and the slow load of a big one still shows its
+progress. Every other bar is created as before. huggingface_hub's download bars (tqdm's notebook
+widget in JupyterLab, a text bar in a terminal) are drawn by its own tqdm class, never pass
+through that hook, and stay on.
 """
 
 from __future__ import annotations
@@ -21,20 +23,22 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-#: ``desc`` of the transformers bars that are hidden: reading and writing weights on this disk
+#: ``desc`` of the transformers bars that are hidden while short: reading and writing weights
 HIDDEN_BARS = frozenset({"Loading weights", "Writing model shards"})
+#: such a bar appears only once it has run this long (tqdm's ``delay``)
+SHOW_AFTER_S = 2.0
 
 TqdmHook = Callable[[Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]
 
 
 def _hiding_hook(previous: TqdmHook | None) -> TqdmHook:
-    """A tqdm hook that hides :data:`HIDDEN_BARS` and leaves every other bar to ``previous``
-    (or to transformers' factory when there is none)."""
-    from transformers.utils.logging import EmptyTqdm
+    """A tqdm hook that delays :data:`HIDDEN_BARS` by :data:`SHOW_AFTER_S` and leaves every
+    other bar to ``previous`` (or to transformers' factory when there is none)."""
 
     def hook(factory: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if kwargs.get("desc") in HIDDEN_BARS:
-            return EmptyTqdm(*args, **kwargs)
+            delay = max(float(kwargs.get("delay") or 0.0), SHOW_AFTER_S)
+            return factory(*args, **{**kwargs, "delay": delay})
         if previous is not None:
             return previous(factory, args, kwargs)
         return factory(*args, **kwargs)
@@ -56,8 +60,8 @@ def _install() -> TqdmHook | None:
 
 
 def hide_weight_loading_bars() -> None:
-    """Hide transformers' "Loading weights" (and "Writing model shards") bars from now on;
-    keep every download bar.
+    """Hide transformers' "Loading weights" (and "Writing model shards") bars from now on while
+    they last under :data:`SHOW_AFTER_S` seconds; keep every download bar.
 
     For the first cell of a lesson, instead of ``transformers.logging.disable_progress_bar()``,
     which also silences huggingface_hub's download bars. Calling it again changes nothing.
@@ -67,7 +71,7 @@ def hide_weight_loading_bars() -> None:
 
 @contextlib.contextmanager
 def weight_loading_bars_hidden() -> Iterator[None]:
-    """Within the block, the "Loading weights" bar is hidden (download bars stay); afterwards
+    """Within the block, a short "Loading weights" bar is hidden (download bars stay); afterwards
     transformers' tqdm hook is what it was before."""
     from transformers.utils.logging import set_tqdm_hook
 
@@ -78,4 +82,5 @@ def weight_loading_bars_hidden() -> Iterator[None]:
         set_tqdm_hook(previous)
 
 
-__all__ = ["HIDDEN_BARS", "hide_weight_loading_bars", "weight_loading_bars_hidden"]
+__all__ = ["HIDDEN_BARS", "SHOW_AFTER_S", "hide_weight_loading_bars",
+           "weight_loading_bars_hidden"]

@@ -1,4 +1,5 @@
-"""helpers.progress_bars: only transformers' weight-loading bars go; every other bar stays.
+"""helpers.progress_bars: only transformers' short weight-loading bars go; every other bar
+stays, and a long weight-loading bar shows up after all.
 
 The end-to-end proofs (a download draws its bars in a terminal and in a notebook, a bundled
 load draws none) are in tests/test_online.py; these check the hook itself, in this process.
@@ -11,6 +12,7 @@ import io
 import pytest
 from transformers.utils import logging as tf_logging
 
+from helpers import progress_bars
 from helpers.progress_bars import (
     HIDDEN_BARS,
     hide_weight_loading_bars,
@@ -31,12 +33,15 @@ def clean_hook():
         tf_logging.disable_progress_bar()
 
 
-def _drawn(desc: str) -> str:
-    """What transformers' tqdm writes for a bar named ``desc`` (empty when hidden)."""
+def _drawn(desc: str, step_s: float = 0.0) -> str:
+    """What transformers' tqdm writes for a bar named ``desc`` of three steps of ``step_s``
+    seconds each (empty when hidden)."""
+    import time
+
     stream = io.StringIO()
     bar = tf_logging.tqdm(range(3), desc=desc, file=stream, disable=False, mininterval=0)
     for _ in bar:
-        pass
+        time.sleep(step_s)
     bar.close()
     return stream.getvalue()
 
@@ -48,6 +53,15 @@ def test_only_the_weight_bars_are_hidden(clean_hook):
     assert _drawn("Loading weights") == "" and _drawn("Writing model shards") == ""
     assert "Some other work" in _drawn("Some other work")
     assert tf_logging.is_progress_bar_enabled()  # nothing was switched off globally
+
+
+def test_a_weight_bar_that_runs_long_is_shown_after_all(clean_hook, monkeypatch):
+    """A big model's load takes seconds: its bar appears once it has run SHOW_AFTER_S."""
+    monkeypatch.setattr(progress_bars, "SHOW_AFTER_S", 0.2)
+    hide_weight_loading_bars()
+    assert _drawn("Loading weights") == ""
+    slow = _drawn("Loading weights", step_s=0.15)
+    assert "Loading weights" in slow and "3/3" in slow
 
 
 def test_huggingface_hub_bars_stay_on(clean_hook):
