@@ -83,6 +83,24 @@ def test_lessons_never_speak_of_a_draft(lesson):
 
 
 @pytest.mark.parametrize("lesson", lessons(), ids=str)
+def test_the_next_link_names_the_next_lesson_and_says_what_it_teaches(lesson):
+    """A lesson's "Next:" line links the lesson that exists after it, with no "coming soon"
+    left from before it was written, and says what it is about (not only its title again)."""
+    numbers = [other.number for other in lessons()]
+    cells = nbformat.read(lesson.solution, as_version=4).cells
+    nexts = [c.source for c in cells if c.cell_type == "markdown" and "Next:" in c.source]
+    if lesson.number == numbers[-1]:
+        return
+    following = lessons()[numbers.index(lesson.number) + 1]
+    assert nexts, f"{lesson.solution.name} has no Next: line"
+    text = nexts[-1]
+    assert f"]({following.solution.name})" in text, text
+    assert "coming soon" not in text.lower(), text
+    after_link = text.split(f"]({following.solution.name})", 1)[1]
+    assert following.number + " ·" not in after_link, f"the title twice: {text!r}"
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=str)
 def test_lessons_read_checkpoints_through_the_libraries(lesson):
     """AutoConfig, huggingface_hub and the safetensors index, never a file name: any model."""
     for cell in nbformat.read(lesson.solution, as_version=4).cells:
