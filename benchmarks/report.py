@@ -88,9 +88,14 @@ def markdown(sections: list[Section], machine: Machine, total_seconds: float,
         *[f"- {line}" for line in machine.lines()],
         "",
     ]
+    shown: dict[int, str] = {}  # rows already in a table (the goals summary repeats some)
     for section in sections:
         lines += [f"## {section.title}", ""]
-        if section.rows:
+        if section.rows and all(id(row) in shown for row in section.rows):
+            first = shown[id(section.rows[0])]
+            lines += [f"Its figures are the table under \"{first}\", above.", ""]
+        elif section.rows:
+            shown.update({id(row): section.title for row in section.rows})
             lines += ["| measure | ratio | IQR | detail |", "| --- | --- | --- | --- |"]
             for row in section.rows:
                 ratio = f"{row.ratio:.3f}" if row.ratio is not None else "-"

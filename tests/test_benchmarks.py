@@ -187,6 +187,25 @@ def test_markdown_report_holds_machine_rows_tables_and_notes():
     assert machine.cpu in text and "transformers" in text
 
 
+def test_a_section_the_goals_summary_repeats_is_not_tabled_twice():
+    from benchmarks.__main__ import goals_section
+    from benchmarks.machine import Machine
+    from benchmarks.report import Section, markdown, paired_row
+
+    like = Section("Like for like")
+    like.rows.append(paired_row("load / raw", Paired((1.0,), (1.0,)), "d", goal=1.05))
+    other = Section("Other")
+    other.rows.append(paired_row("x / y", Paired((2.0,), (1.0,)), "d"))
+    sections = [like, other]
+    sections.insert(0, goals_section(sections))
+    machine = Machine()
+    machine.finish()
+    text = markdown(sections, machine, 60.0, "python -m benchmarks")
+    assert text.count("| load / raw |") == 1
+    assert "Its figures are the table under \"Goals: the helpers' overhead\", above." in text
+    assert text.count("| x / y |") == 1
+
+
 def test_lesson_choice_checks_the_numbers():
     from benchmarks.lessons import choose
 
