@@ -42,9 +42,9 @@ SEED_TEXT = ("Once upon a time, a little fox named Leo lived near the river. Eve
 class Plan:
     """How much to measure: the full run, or ``--quick`` (a smoke test of every code path)."""
 
-    load_pairs: int = 15
+    load_pairs: int = 25
     big_load_pairs: int = 5
-    big_like_for_like_pairs: int = 9
+    big_like_for_like_pairs: int = 21
     generate_pairs: int = 11
     generate_tokens: int = 64
     big_generate_pairs: int = 3
