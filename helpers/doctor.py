@@ -241,14 +241,14 @@ def check_course_model_setting() -> Check:
     for kind, env in COURSE_MODEL_ENV.items():
         if not os.environ.get(env, "").strip():
             continue
-        name = course_model(kind)
+        setting = os.environ[env].strip()  # as the learner wrote it, not the resolved folder
         try:
-            resolved = resolve(name)
+            resolved = resolve(course_model(kind))
         except CourseError as exc:
             return Check("course model setting", "FAIL",
-                         f"{env}={name}: {exc.diagnosis.title}: {exc.diagnosis.cause}",
+                         f"{env}={setting}: {exc.diagnosis.title}: {exc.diagnosis.cause}",
                          exc.diagnosis.fix)
-        chosen.append(f"{env}={name} ({resolved.source})")
+        chosen.append(f"{env}={setting} ({resolved.source})")
     if not chosen:
         return Check("course model setting", "OK",
                      "bundled models (COURSE_MODEL and COURSE_CHAT_MODEL not set)")

@@ -317,3 +317,18 @@ def test_python_m_helpers_doctor_json():
     named = {c["check"]: c for c in checks}
     assert named["python"]["status"] == "OK" and named["packages"]["status"] == "OK"
     assert named["hub"]["status"] == "OK"  # HF_HUB_OFFLINE=1: offline mode is a choice
+
+
+def test_the_course_model_setting_is_shown_as_it_was_written(monkeypatch):
+    """A name is shown as the learner set it, not as the folder it resolves to."""
+    from helpers import doctor
+
+    monkeypatch.setenv("COURSE_MODEL", "stories-base")
+    monkeypatch.delenv("COURSE_CHAT_MODEL", raising=False)
+    check = doctor.check_course_model_setting()
+    assert (check.status, check.detail) == ("OK", "COURSE_MODEL=stories-base (bundled)")
+    monkeypatch.setenv("COURSE_CHAT_MODEL", " no-such-folder-or-model ")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    check = doctor.check_course_model_setting()
+    assert check.status == "FAIL" and check.detail.startswith(
+        "COURSE_CHAT_MODEL=no-such-folder-or-model: "), check
