@@ -211,32 +211,51 @@ def _explain_converted(section, other: dict, label: str, checkpoint_dtype: str,
         "the file pages are unmapped.")
 
 
+
+def load_on_cpu(folder: Path, dtype: object) -> object:
+    """The model of ``folder`` in ``dtype`` on the CPU, as the load-time rows time it."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, device_map="cpu")
+
+
+def load_time_row(section, folder: Path, label: str, checkpoint: str, pairs: int):
+    """Interleaved load times of ``folder`` in its own dtype (``checkpoint``: "fp32" or "bf16")
+    against the other one, added to ``section`` as "own / other"; returns the pairs."""
+    import torch
+
+    from benchmarks.measure import interleave
+    from benchmarks.report import paired_row
+
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    other = "bf16" if checkpoint == "fp32" else "fp32"
+    paired = interleave(lambda: load_on_cpu(folder, dtypes[checkpoint]),
+                        lambda: load_on_cpu(folder, dtypes[other]), pairs, before=gc.collect)
+    section.add(paired_row(f"load time {checkpoint} / {other} ({label}, {checkpoint} checkpoint)",
+                           paired,
+                           f"{paired.a_median * 1e3:.0f} / {paired.b_median * 1e3:.0f} ms"))
+    return paired
+
+
 def real_sized(section, plan: Plan, folder: Path, small_spec_name: str) -> dict:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from benchmarks import decoding
-    from benchmarks.measure import interleave
     from benchmarks.report import Row, paired_row
 
     label = folder.name
-    load = lambda dtype: AutoModelForCausalLM.from_pretrained(  # noqa: E731
-        folder, dtype=dtype, device_map="cpu")
-    paired = interleave(lambda: load(torch.float32), lambda: load(torch.bfloat16),
-                        plan.big_load_pairs, before=gc.collect)
-    section.add(paired_row(f"load time fp32 / bf16 ({label}, fp32 checkpoint)", paired,
-                           f"{paired.a_median * 1e3:.0f} / {paired.b_median * 1e3:.0f} ms"))
+    paired = load_time_row(section, folder, label, "fp32", plan.big_load_pairs)
     slower = "bf16" if paired.b_median > paired.a_median else "fp32"
     section.note(f"Loading the fp32 checkpoint as fp32 maps the file and copies nothing; as "
-                 "bf16 every tensor is read and converted. Measured: the {slower} load is the "
+                 f"bf16 every tensor is read and converted. Measured: the {slower} load is the "
                  f"slower one ({paired.a_median * 1e3:.0f} ms fp32, {paired.b_median * 1e3:.0f} "
-                 "ms bf16), and the bf16 model ends with half the memory.".replace(
-                     "{slower}", slower))
+                 "ms bf16), and the bf16 model ends with half the memory.")
     found = footprint_rows(section, folder, label, "float32", plan.footprint_dtypes)
     explain_footprint(section, found, label, "float32")
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    fp32, bf16 = load(torch.float32), load(torch.bfloat16)
+    fp32, bf16 = load_on_cpu(folder, torch.float32), load_on_cpu(folder, torch.bfloat16)
     prompt = decoding.long_prompt(tokenizer, plan.prompt_tokens, SEED_TEXT)
     speed = decoding.compare_speed(fp32, bf16, tokenizer, prompt, plan.decode_tokens,
                                    plan.speed_pairs)
@@ -388,11 +407,10 @@ def lessons(section, chosen: list) -> None:
 
 def real_model(section, plan: Plan, bandwidth: float | None) -> None:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     import helpers
     from benchmarks import decoding
-    from benchmarks.measure import interleave
     from benchmarks.report import Row, paired_row
     from helpers import real_model as rm
 
@@ -404,17 +422,12 @@ def real_model(section, plan: Plan, bandwidth: float | None) -> None:
         section.note(message)
         return
     folder = Path(helpers.resolve(rm.NAME).location)
-    load = lambda dtype: AutoModelForCausalLM.from_pretrained(  # noqa: E731
-        folder, dtype=dtype, device_map="cpu")
-    paired = interleave(lambda: load(torch.bfloat16), lambda: load(torch.float32),
-                        plan.big_load_pairs, before=gc.collect)
-    section.add(paired_row(f"load time bf16 / fp32 ({rm.NAME}, bf16 checkpoint)", paired,
-                           f"{paired.a_median * 1e3:.0f} / {paired.b_median * 1e3:.0f} ms"))
+    load_time_row(section, folder, rm.NAME, "bf16", plan.big_load_pairs)
     found = footprint_rows(section, folder, rm.NAME, "bfloat16", plan.footprint_dtypes)
     explain_footprint(section, found, rm.NAME, "bfloat16")
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    bf16, fp32 = load(torch.bfloat16), load(torch.float32)
+    bf16, fp32 = load_on_cpu(folder, torch.bfloat16), load_on_cpu(folder, torch.float32)
     prompt = decoding.long_prompt(tokenizer, plan.prompt_tokens, SEED_TEXT)
     speed = decoding.compare_speed(bf16, fp32, tokenizer, prompt, plan.decode_tokens,
                                    plan.speed_pairs)
